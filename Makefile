@@ -1,0 +1,25 @@
+# Set-up is implicit: every target first makes sure .venv holds bioner and its dependencies.
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test lint
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	# torch first and exactly pinned: the CPU wheel, never a newer CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/bioner corpus stats ../shared/corpora/NCBI-disease
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+test: $(STAMP) lint
+	$(VENV)/bin/pytest -q

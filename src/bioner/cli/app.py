@@ -1,0 +1,47 @@
+"""Builds the `bioner` Typer app and turns user errors into one clear line, not a traceback.
+
+Each subcommand module exposes either `register(app)` or a Typer sub-app; they are wired
+here, in one place, so that the command tree is easy to read.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from bioner.errors import BionerError
+
+app = typer.Typer(
+    name="bioner",
+    help="Biomedical named-entity recognition: annotate, train, evaluate.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_err = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Biomedical named-entity recognition: annotate, train, evaluate."""
+
+
+def _register_commands() -> None:
+    # One line per command module; imported here so `import bioner` stays light.
+    pass
+
+
+def main() -> None:
+    """Console entry point: runs the app, reporting BionerError as `error: ...` + exit 2."""
+    _register_commands()
+    try:
+        app()
+    except BionerError as error:
+        _err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _err.print("interrupted")
+        sys.exit(130)
