@@ -1,0 +1,1 @@
+"""Model layers: token embedders, sequence encoders, CRF and softmax decoders, assembly."""
