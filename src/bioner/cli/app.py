@@ -31,6 +31,9 @@ def _root() -> None:
 
 def _register_commands() -> None:
     # One line per command module; imported here so `import bioner` stays light.
+    from bioner.cli import evaluate
+
+    app.command("evaluate")(evaluate.evaluate_command)
     pass
 
 

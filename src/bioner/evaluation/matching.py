@@ -16,12 +16,18 @@ Typed matching additionally requires equal labels; untyped matching ignores labe
 
 Assignment rule (one-to-one): a gold mention counts as found at most once and a prediction
 matches at most one gold mention. Among all one-to-one assignments we take one of *maximum
-cardinality* (Kuhn's augmenting-path algorithm), so no system is penalised by an unlucky
-greedy choice. The choice among maximum assignments is deterministic: spans are first sorted
-by ``(start, end, label)``, gold spans are processed in that order, and each gold span tries
-its candidates closest first — ordered by ``|Δstart| + |Δend|``, then equal label first, then
-offsets — and keeps its pair unless a later gold span can only be matched by taking it over
-(then the earlier one moves to its next free candidate). The result does not depend on the
+cardinality*, so no system is penalised by an unlucky greedy choice, and among those we
+prefer close pairs. Deterministically, in two steps:
+
+1. greedy, closest first: candidate pairs are ordered by ``|Δstart| + |Δend|``, then equal
+   label first, then text order of gold and prediction, and a pair is taken when both its
+   spans are still free — so identical spans pair with each other;
+2. augmenting paths (Kuhn's algorithm) for every gold span still unpaired, in text order;
+   this only re-pairs spans when it finds one more match, which step 1 can miss in
+   ``overlap`` mode (gold ``[0,10)``, ``[0,2)`` vs predictions ``[0,10)``, ``[8,12)``: the
+   maximum is two pairs, the greedy choice gives one).
+
+Spans are sorted by ``(start, end, label)`` first, so the result does not depend on the
 order of the input lists.
 """
 
@@ -177,8 +183,23 @@ def match_spans(
     gold_sorted, pred_sorted = _canonical(gold), _canonical(pred)
     candidates = _candidates(gold_sorted, pred_sorted, mode, typed)
     owner = [-1] * len(pred_sorted)
-    for g_index in range(len(gold_sorted)):
-        if candidates[g_index]:
-            _augment(g_index, candidates, owner)
+    has_pred = [False] * len(gold_sorted)
+    edges = sorted(
+        (
+            abs(pred_sorted[p].start - g_span.start) + abs(pred_sorted[p].end - g_span.end),
+            pred_sorted[p].label != g_span.label,
+            g,
+            p,
+        )
+        for g, g_span in enumerate(gold_sorted)
+        for p in candidates[g]
+    )
+    for _, _, g, p in edges:
+        if not has_pred[g] and owner[p] == -1:
+            owner[p] = g
+            has_pred[g] = True
+    for g in range(len(gold_sorted)):
+        if not has_pred[g] and candidates[g]:
+            _augment(g, candidates, owner)
     pairs = sorted((g, p) for p, g in enumerate(owner) if g != -1)
     return SpanMatching(gold=gold_sorted, pred=pred_sorted, pairs=tuple(pairs))

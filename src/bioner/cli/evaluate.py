@@ -1,0 +1,124 @@
+"""`bioner evaluate GOLD PRED`: span-level scores of predictions against a gold corpus.
+
+The command only reads documents, calls `bioner.evaluation.evaluate_documents` and shows
+or writes the result, so another source of predictions (e.g. `--model M --corpus C`, a
+trained model run over a corpus) only has to produce a second list of documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bioner.data.document import Document
+from bioner.errors import BionerError
+from bioner.evaluation.alignment import Alignment
+from bioner.evaluation.evaluator import EvaluationResult, evaluate_documents
+from bioner.evaluation.matching import MatchMode
+from bioner.evaluation.report import render
+
+
+def read_corpus(path: Path, fmt: str | None, *, lenient: bool = False) -> list[Document]:
+    """All documents of `path` via the corpus readers (format guessed when `fmt` is None)."""
+    from bioner.data.formats import read_documents
+
+    if not path.exists():
+        raise BionerError(f"{path}: no such file or folder")
+    # Strict decoding of ill-formed tags is the readers' default (= seqeval strict mode).
+    options = {"strict": False} if lenient else {}
+    return list(read_documents(path, fmt, **options))
+
+
+def parse_label_map(pairs: Iterable[str]) -> dict[str, str]:
+    """`["GGP=GENE", "protein=GENE"]` → `{"GGP": "GENE", "protein": "GENE"}`."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        source, sep, target = pair.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise BionerError(f"--map {pair!r}: expected OLD=NEW, e.g. --map GGP=GENE")
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+def write_json(result: EvaluationResult, path: Path, inputs: Iterable[Path]) -> None:
+    """Write the result as JSON, atomically, never over one of the inputs."""
+    from bioner.data.atomic import atomic_write
+
+    with atomic_write(path, inputs=list(inputs), newline=None) as stream:
+        stream.write(result.model_dump_json(indent=2) + "\n")
+
+
+def evaluate_command(
+    gold: Annotated[Path, typer.Argument(help="Gold corpus file or folder.")],
+    pred: Annotated[Path, typer.Argument(help="Predicted corpus: same documents and text.")],
+    mode: Annotated[
+        MatchMode,
+        typer.Option(help="Span matching: exact, right (boundary), left (boundary), overlap."),
+    ] = MatchMode.EXACT,
+    untyped: Annotated[bool, typer.Option("--untyped", help="Ignore entity types.")] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Input format of both files (default: guessed)."),
+    ] = None,
+    pred_format: Annotated[
+        str | None, typer.Option(help="Format of PRED when it differs from --format.")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the full result as JSON here.")
+    ] = None,
+    errors: Annotated[
+        bool, typer.Option("--errors", help="Error analysis: boundary, type, missing, spurious.")
+    ] = False,
+    examples: Annotated[
+        int, typer.Option(min=0, help="Error examples per category to show (and keep in JSON).")
+    ] = 5,
+    train: Annotated[
+        list[Path] | None,
+        typer.Option(help="Training corpus for recall on seen vs unseen mentions (repeatable)."),
+    ] = None,
+    lowercase_seen: Annotated[
+        bool, typer.Option(help="Compare mention texts lower-cased for seen/unseen.")
+    ] = False,
+    label_map: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Rename a type on both sides, OLD=NEW (repeatable)."),
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Evaluate only this type, after --map (repeatable)."),
+    ] = None,
+    lenient: Annotated[
+        bool,
+        typer.Option(help="Decode ill-formed tags leniently (conlleval) instead of strictly."),
+    ] = False,
+    align: Annotated[
+        str, typer.Option(help="Pair documents by 'id', by 'order', or 'auto'.")
+    ] = "auto",
+) -> None:
+    """Score predicted entity spans against gold spans (P/R/F1 micro, macro, per type)."""
+    if align not in ("auto", "id", "order"):
+        raise BionerError(f"--align {align!r}: use auto, id or order")
+    alignment: Alignment = align  # type: ignore[assignment]
+    gold_docs = read_corpus(gold, fmt, lenient=lenient)
+    pred_docs = read_corpus(pred, pred_format or fmt, lenient=lenient)
+    train_docs = [d for path in train or [] for d in read_corpus(path, fmt)] if train else None
+    result = evaluate_documents(
+        gold_docs,
+        pred_docs,
+        mode=mode,
+        typed=not untyped,
+        label_map=parse_label_map(label_map or []),
+        types=types or None,
+        align=alignment,
+        errors=errors,
+        max_examples=examples,
+        train_docs=train_docs,
+        lowercase_seen=lowercase_seen,
+    )
+    Console().print(render(result, examples=examples))
+    if json_out is not None:
+        write_json(result, json_out, [gold, pred, *(train or [])])
