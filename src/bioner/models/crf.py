@@ -4,9 +4,10 @@ One job: turn emissions `[B, T, K]` (from a linear layer outside) into a trainin
 paths, n-best paths and per-token marginals, optionally under hard tag-scheme constraints.
 
 Written by hand because no maintained package offers constraints, n-best and marginals
-together on current PyTorch: on PyPI `pytorch-crf` (last release 0.7.2, 2019) has
-neither constraints nor n-best nor marginals, `torchcrf` (1.1.0, 2020) and `torch-struct`
-(0.5, 2021) are unmaintained, and AllenNLP (2.10.1, 2022, archived) pins old PyTorch.
+together on current PyTorch. PyPI, checked for this module: `pytorch-crf` (last release
+0.7.2, 2019) has a loss and Viterbi only; `torchcrf` (1.1.0, 2020) and `torch-struct`
+(0.5, 2021) have had no release since; AllenNLP's CRF (2.10.1, 2022) has constraints and
+top-k but comes with the whole framework and its old PyTorch pin.
 
 Conventions
 -----------
