@@ -1,0 +1,164 @@
+"""Corpus readers and writers behind two calls: `read_documents` and `write_documents`.
+
+One module per format (`conll`, `pubtator`, `bioc_format`, `brat`, `jsonl`); this module
+names the formats, guesses one from a path, and routes every write through an atomic file
+write that refuses to overwrite the command's own inputs.
+
+Format names: `conll`, `pubtator`, `bioc-xml`, `bioc-json`, `brat`, `jsonl`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from bioner.data.atomic import PathLike, refuse_inputs
+from bioner.data.document import Document
+from bioner.errors import BionerError, InputFormatError
+
+FORMATS: tuple[str, ...] = ("conll", "pubtator", "bioc-xml", "bioc-json", "brat", "jsonl")
+
+_BY_SUFFIX = {
+    ".tsv": "conll",
+    ".conll": "conll",
+    ".iob": "conll",
+    ".iob2": "conll",
+    ".bio": "conll",
+    ".bioes": "conll",
+    ".pubtator": "pubtator",
+    ".xml": "bioc-xml",
+    ".json": "bioc-json",
+    ".jsonl": "jsonl",
+    ".ann": "brat",
+}
+_PUBTATOR_TITLE = re.compile(r"^[^|\t]+\|t\|")
+
+
+def normalize_format(name: str) -> str:
+    """Accept case and `_` variants (`BioC_XML` → `bioc-xml`); reject unknown names."""
+    key = name.strip().lower().replace("_", "-")
+    aliases = {"bioc": "bioc-xml", "json-lines": "jsonl", "iob": "conll", "standoff": "brat"}
+    key = aliases.get(key, key)
+    if key not in FORMATS:
+        raise BionerError(f"unknown format {name!r}: use one of {', '.join(FORMATS)}")
+    return key
+
+
+def _first_line(path: Path) -> str:
+    from bioner.data.formats.textio import open_input
+
+    try:
+        with open_input(path) as stream:
+            for line in stream:
+                if line.strip():
+                    return line.rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InputFormatError(path, None, "not valid UTF-8 text") from None
+    return ""
+
+
+def guess_format(path: PathLike) -> str:
+    """The format of a path: a folder with `.ann` files is BRAT; else suffix, then content."""
+    source = Path(path)
+    if source.is_dir():
+        if any(source.glob("*.ann")):
+            return "brat"
+        raise BionerError(f"{path}: a folder is read as BRAT, but it holds no .ann files")
+    if not source.exists():
+        raise BionerError(f"{path}: no such file")
+    name = source.name[:-3] if source.name.lower().endswith(".gz") else source.name
+    suffix = Path(name).suffix.lower()
+    if suffix in _BY_SUFFIX:
+        return _BY_SUFFIX[suffix]
+    if suffix == ".txt" and source.with_suffix(".ann").is_file():
+        return "brat"
+    line = _first_line(source)
+    if _PUBTATOR_TITLE.match(line):
+        return "pubtator"
+    if line.startswith("<"):
+        return "bioc-xml"
+    if line.startswith("{"):
+        return "jsonl"
+    if "\t" in line:
+        return "conll"
+    raise BionerError(f"{path}: cannot tell the format; name it (e.g. --from conll)")
+
+
+def read_documents(path: PathLike, fmt: str | None = None, **options: Any) -> Iterator[Document]:
+    """Documents of a file (or BRAT folder), lazily; the format is guessed when None.
+
+    Options go to the format's reader, e.g. `scheme`, `strict`, `tag_column` for CoNLL.
+    """
+    name = normalize_format(fmt) if fmt else guess_format(path)
+    if name == "conll":
+        from bioner.data.formats.conll import read_conll
+
+        return read_conll(path, **options)
+    _no_options(name, options)
+    if name == "pubtator":
+        from bioner.data.formats.pubtator import read_pubtator
+
+        return read_pubtator(path)
+    if name in ("bioc-xml", "bioc-json"):
+        from bioner.data.formats.bioc_format import read_bioc
+
+        return read_bioc(path, name)
+    if name == "brat":
+        from bioner.data.formats.brat import read_brat
+
+        return read_brat(path)
+    from bioner.data.formats.jsonl import read_jsonl
+
+    return read_jsonl(path)
+
+
+def _no_options(name: str, options: dict[str, Any]) -> None:
+    if options:
+        raise BionerError(f"options {sorted(options)} do not apply to the {name} format")
+
+
+def write_documents(
+    documents: Iterable[Document],
+    path: PathLike,
+    fmt: str,
+    *,
+    inputs: Iterable[PathLike] = (),
+    **options: Any,
+) -> int:
+    """Write documents atomically (BRAT: into a folder); returns how many were written.
+
+    `inputs` are the files the documents are read from: writing over one is refused.
+    Options go to the writer, e.g. `scheme` and `docstart` for CoNLL, `newline` for PubTator.
+    """
+    from bioner.data.formats.textio import open_output
+
+    name = normalize_format(fmt)
+    inputs = list(inputs)
+    refuse_inputs(path, inputs)
+    if name == "brat":
+        from bioner.data.formats.brat import write_brat
+
+        _no_options(name, options)
+        return write_brat(documents, path, inputs=inputs)
+    with open_output(path, inputs) as stream:
+        if name == "conll":
+            from bioner.data.formats.conll import write_conll
+
+            return write_conll(documents, stream, **options)
+        if name == "pubtator":
+            from bioner.data.formats.pubtator import write_pubtator
+
+            return write_pubtator(documents, stream, **options)
+        _no_options(name, options)
+        if name in ("bioc-xml", "bioc-json"):
+            from bioner.data.formats.bioc_format import write_bioc
+
+            return write_bioc(documents, stream, name)
+        from bioner.data.formats.jsonl import write_jsonl
+
+        return write_jsonl(documents, stream)
+
+
+__all__ = ["FORMATS", "guess_format", "normalize_format", "read_documents", "write_documents"]

@@ -1,0 +1,283 @@
+"""BioC XML and BioC JSON ⇄ Documents, through the `bioc` package (its data model and codecs).
+
+The `bioc` package parses and writes the files; this module only maps its objects onto ours:
+
+* A BioC document's passages are placed at their offsets in one text; gaps between them are
+  filled with spaces (PubTator-derived BioC puts the abstract at `len(title) + 1`, so the
+  text equals PubTator's `title + " " + abstract`). Passages become `Passage(kind=infon type)`.
+  A passage that has only sentences is rebuilt from the sentences' texts at their offsets.
+* Annotations (of passages and sentences) become Spans: label = infon `type`; concept id =
+  infon `identifier` (or `Identifier`, `MESH`, or the infon keyed by the type, as tmVar
+  writes it); the annotation id and any other infons go to `Span.extra` (`bioc.id=`,
+  `bioc.infon.<key>=`). Several locations (a discontinuous mention) give one span over the
+  outer extent with `fragments=…` in `Span.extra`, as for BRAT.
+* Relations become `Relation(kind=infon type, arguments=("key=value"…, "role->refid"…))`.
+* An annotation whose text differs from the text at its location is an InputFormatError,
+  after one documented repair of wrong passage offsets (see `_passage_offset`; needed for
+  the real tmVar BioC files).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+import bioc
+from bioc import biocjson, biocxml
+
+from bioner.data.atomic import PathLike
+from bioner.data.document import Document, Passage, Relation, Span
+from bioner.data.formats import extras
+from bioner.data.formats.textio import is_gzip, open_input
+from bioner.errors import BionerError, InputFormatError
+
+log = logging.getLogger(__name__)
+
+_ID_KEYS = ("identifier", "Identifier", "MESH")
+_ANNOTATION_ID = "bioc.id"
+_INFON = "bioc.infon."
+_METADATA = "bioc."
+
+
+def _load(path: PathLike, fmt: str) -> Any:
+    """The whole BioC collection; parse errors become InputFormatError with a line if known."""
+    try:
+        if fmt == "bioc-xml":
+            if is_gzip(path):
+                import gzip
+
+                with gzip.open(path, "rb") as raw:
+                    return biocxml.load(raw)
+            with open(path, "rb") as binary:
+                return biocxml.load(binary)
+        with open_input(path) as stream:
+            return biocjson.load(stream)
+    except json.JSONDecodeError as error:
+        raise InputFormatError(path, error.lineno, f"bad JSON: {error.msg}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        line = getattr(error, "lineno", None)
+        problem = getattr(error, "msg", None) or str(error)
+        raise InputFormatError(path, line, f"not a valid BioC file: {problem}") from None
+
+
+def _span(path: PathLike, doc_id: str, annotation: Any, text: str) -> Span:
+    infons = dict(annotation.infons)
+    label = infons.pop("type", None)
+    if not label:
+        raise InputFormatError(
+            path, None, f"document {doc_id}, annotation {annotation.id}: no 'type' infon"
+        )
+    if not annotation.locations:
+        raise InputFormatError(
+            path, None, f"document {doc_id}, annotation {annotation.id}: no location"
+        )
+    fragments = sorted(
+        (int(location.offset), int(location.offset) + int(location.length))
+        for location in annotation.locations
+    )
+    for start, end in fragments:
+        if not 0 <= start < end <= len(text):
+            raise InputFormatError(
+                path,
+                None,
+                f"document {doc_id}, annotation {annotation.id}: location [{start}, {end}) "
+                f"outside the text of {len(text)} characters",
+            )
+    if len(fragments) == 1 and annotation.text:
+        actual = text[fragments[0][0] : fragments[0][1]]
+        if annotation.text != actual:
+            raise InputFormatError(
+                path,
+                None,
+                f"document {doc_id}, annotation {annotation.id}: text {annotation.text!r} "
+                f"differs from the text at its location {actual!r}",
+            )
+    concept = None
+    for key in (*_ID_KEYS, label):
+        if infons.get(key):
+            concept = infons.pop(key)
+            break
+    details = [extras.make(_ANNOTATION_ID, str(annotation.id))] if annotation.id else []
+    if len(fragments) > 1:
+        details.append(extras.make("fragments", extras.fragments_value(fragments)))
+    details += [extras.make(f"{_INFON}{key}", value) for key, value in infons.items()]
+    return Span(fragments[0][0], max(e for _, e in fragments), label, None, concept, tuple(details))
+
+
+def _relation(relation: Any) -> Relation:
+    infons = dict(relation.infons)
+    kind = infons.pop("type", "relation")
+    arguments = [f"{key}={value}" for key, value in infons.items()]
+    arguments += [f"{node.role}->{node.refid}" for node in relation.nodes]
+    return Relation(kind, tuple(arguments))
+
+
+def _matches(passage: Any, offset: int) -> bool:
+    """Whether every single-location annotation's text is where it says, for this offset."""
+    for annotation in passage.annotations:
+        if len(annotation.locations) != 1 or not annotation.text:
+            continue
+        start = int(annotation.locations[0].offset) - offset
+        if passage.text[start : start + int(annotation.locations[0].length)] != annotation.text:
+            return False
+    return True
+
+
+def _passage_offset(passage: Any) -> int:
+    """The passage's offset, repaired when its annotations prove it wrong.
+
+    The tmVar BioC release computes passage offsets on XML-escaped text (`&gt;` counted as
+    4 characters), so an abstract after a title holding `>` starts 3 characters too late,
+    while the annotation offsets are right (they equal the PubTator ones). When no
+    annotation matches at the stated offset but all match at one other offset, that one is
+    used (the nearest if several), and a warning is logged.
+    """
+    offset = int(passage.offset)
+    if not passage.text or _matches(passage, offset):
+        return offset
+    first = next(a for a in passage.annotations if len(a.locations) == 1 and a.text)
+    relative = int(first.locations[0].offset)
+    candidates = []
+    found = passage.text.find(first.text)
+    while found >= 0:
+        candidates.append(relative - found)
+        found = passage.text.find(first.text, found + 1)
+    for candidate in sorted(candidates, key=lambda c: abs(c - offset)):
+        if _matches(passage, candidate):
+            log.warning(
+                "BioC passage at offset %d: annotations fit offset %d; using it", offset, candidate
+            )
+            return candidate
+    return offset
+
+
+def _document(path: PathLike, source: Any) -> Document:
+    pieces: list[tuple[int, str]] = []
+    for passage in source.passages:
+        if passage.text:
+            pieces.append((_passage_offset(passage), passage.text))
+        else:
+            pieces.extend((int(s.offset), s.text) for s in passage.sentences if s.text)
+    text = ""
+    for offset, piece in sorted(pieces):
+        if offset < len(text):
+            raise InputFormatError(
+                path, None, f"document {source.id}: text at offset {offset} overlaps earlier text"
+            )
+        text += " " * (offset - len(text)) + piece
+    document = Document(id=str(source.id), text=text)
+    document.metadata.update({f"{_METADATA}{k}": str(v) for k, v in source.infons.items()})
+    for passage in source.passages:
+        infons = dict(passage.infons)
+        kind = infons.pop("type", None) or infons.pop("section_type", None) or "passage"
+        start = _passage_offset(passage)
+        length = (
+            len(passage.text)
+            if passage.text
+            else max(
+                (int(s.offset) + len(s.text or "") - start for s in passage.sentences), default=0
+            )
+        )
+        document.passages.append(
+            Passage(kind, start, start + length, tuple(sorted(infons.items())))
+        )
+        annotations = list(passage.annotations)
+        relations = list(passage.relations)
+        for sentence in passage.sentences:
+            annotations += sentence.annotations
+            relations += sentence.relations
+        document.spans += [_span(path, document.id, a, text) for a in annotations]
+        document.relations += [_relation(r) for r in relations]
+    document.spans += [_span(path, document.id, a, text) for a in source.annotations]
+    document.relations += [_relation(r) for r in source.relations]
+    return document
+
+
+def read_bioc(path: PathLike, fmt: str = "bioc-xml") -> Iterator[Document]:
+    """Documents of a BioC XML (`fmt="bioc-xml"`) or BioC JSON (`"bioc-json"`) collection."""
+    collection = _load(path, fmt)
+    for source in collection.documents:
+        yield _document(path, source)
+
+
+def _annotation(document: Document, span: Span, number: int) -> Any:
+    annotation = bioc.BioCAnnotation()
+    annotation.id = extras.get(span, _ANNOTATION_ID) or f"T{number}"
+    annotation.infons["type"] = span.label
+    if span.concept_id is not None:
+        annotation.infons["identifier"] = span.concept_id
+    if span.score is not None:
+        annotation.infons["score"] = repr(span.score)
+    for key, value in extras.with_prefix(span, _INFON):
+        annotation.infons.setdefault(key, value)
+    fragments = extras.fragments_of(span)
+    for start, end in fragments:
+        annotation.add_location(bioc.BioCLocation(start, end - start))
+    annotation.text = " ".join(document.text[start:end] for start, end in fragments)
+    return annotation
+
+
+def _bioc_relation(relation: Relation, number: int) -> Any:
+    result = bioc.BioCRelation()
+    result.id = f"R{number}"
+    result.infons["type"] = relation.kind
+    for index, argument in enumerate(relation.arguments, 1):
+        if "->" in argument:
+            role, _, refid = argument.partition("->")
+            result.add_node(bioc.BioCNode(refid, role))
+        elif "=" in argument:
+            key, _, value = argument.partition("=")
+            result.infons[key] = value
+        else:
+            result.infons[f"arg{index}"] = argument
+    return result
+
+
+def _bioc_document(document: Document) -> Any:
+    result = bioc.BioCDocument()
+    result.id = document.id
+    for key, value in document.metadata.items():
+        if key.startswith(_METADATA):
+            result.infons[key[len(_METADATA) :]] = value
+    regions = document.passages or [Passage("passage", 0, len(document.text))]
+    passages = []
+    for region in regions:
+        passage = bioc.BioCPassage()
+        passage.offset = region.start
+        passage.text = document.text[region.start : region.end]
+        passage.infons["type"] = region.kind
+        passage.infons.update(dict(region.infons))
+        passages.append(passage)
+        result.add_passage(passage)
+    for number, span in enumerate(document.spans, 1):
+        home = next(
+            (p for r, p in zip(regions, passages, strict=True) if r.start <= span.start < r.end),
+            passages[0],
+        )
+        home.add_annotation(_annotation(document, span, number))
+    for number, relation in enumerate(document.relations, 1):
+        result.add_relation(_bioc_relation(relation, number))
+    return result
+
+
+def write_bioc(documents: Iterable[Document], stream: TextIO, fmt: str) -> int:
+    """Write one BioC collection as XML (`fmt="bioc-xml"`) or JSON (`"bioc-json"`)."""
+    collection = bioc.BioCCollection()
+    collection.source = "bioner"
+    collection.date = ""
+    collection.key = "bioner.key"
+    for document in documents:
+        collection.add_document(_bioc_document(document))
+    if fmt == "bioc-xml":
+        text = io.StringIO()
+        biocxml.dump(collection, text)
+        data = text.getvalue()
+    elif fmt == "bioc-json":
+        data = biocjson.dumps(collection, indent=1)
+    else:
+        raise BionerError(f"unknown BioC flavour {fmt!r}")
+    stream.write(data)
+    return len(collection.documents)

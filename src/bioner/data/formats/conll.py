@@ -1,0 +1,255 @@
+"""CoNLL-style token-per-line files (`token<TAB>…<TAB>tag`) ⇄ Documents.
+
+Written by hand: the layout is a few lines of parsing, and the details that matter here —
+exact line numbers in errors, `-DOCSTART-` as a document boundary, a chosen tag column,
+gzip, CRLF, a missing final blank line — are not what a general CSV reader handles.
+
+Documents: a `-DOCSTART-` line (JNLPBA) or a `###MEDLINE:<id>` line (the official JNLPBA
+test file) starts a new Document that holds every sentence up to the next boundary. A
+sentence outside any such document (the usual case: most corpora have no markers) is a
+Document of its own, with id `<file stem>:<n>`, because the files carry no document
+structure to recover and one huge document per file would make every per-sentence lookup
+slow. Either way sentences stay sentences, so counts do not depend on this choice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bioner.data.atomic import PathLike
+from bioner.data.document import Document, Sentence
+from bioner.data.formats.textio import open_input, strip_gz
+from bioner.data.tagging import TagScheme, chunks_from_tags, split_tag, validate_tags
+from bioner.errors import BionerError, InputFormatError
+
+log = logging.getLogger(__name__)
+
+DOCSTART = "-DOCSTART-"
+MEDLINE_MARK = "###MEDLINE:"
+#: Document metadata key holding the boundary line a document started with (for writing back).
+DOCSTART_KEY = "conll.docstart"
+
+Tokenizer = Callable[[str], list[Sentence]]
+
+
+@dataclass(slots=True)
+class TaggedSentence:
+    """One sentence as read: words, tags and the line number of its first token."""
+
+    words: list[str]
+    tags: list[str]
+    line: int
+
+
+@dataclass(slots=True)
+class Boundary:
+    """A document boundary line (`-DOCSTART-` or `###MEDLINE:`) and its line number."""
+
+    text: str
+    line: int
+    doc_id: str | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    words: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    line: int = 0
+
+
+def iter_blocks(
+    path: PathLike, *, tag_column: int = -1, token_column: int = 0
+) -> Iterator[TaggedSentence | Boundary]:
+    """Sentences and document boundaries of a CoNLL file, in file order.
+
+    Columns are split on TAB (or on runs of spaces where a line has no TAB); every token line
+    of a file must have as many columns as the first one.
+    """
+    columns: int | None = None
+    pending = _Pending()
+    number = 0
+    with open_input(path) as stream:
+        lines = iter(stream)
+        while True:
+            try:
+                raw = next(lines)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as error:
+                raise InputFormatError(
+                    path, number + 1, f"not valid UTF-8 ({error.reason})"
+                ) from None
+            number += 1
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                if pending.words:
+                    yield TaggedSentence(pending.words, pending.tags, pending.line)
+                    pending = _Pending()
+                continue
+            if line.startswith(MEDLINE_MARK) or line.split(maxsplit=1)[0] == DOCSTART:
+                if pending.words:
+                    yield TaggedSentence(pending.words, pending.tags, pending.line)
+                    pending = _Pending()
+                doc_id = (
+                    line[len(MEDLINE_MARK) :].strip() if line.startswith(MEDLINE_MARK) else None
+                )
+                yield Boundary(line, number, doc_id)
+                continue
+            fields = line.split("\t") if "\t" in line else line.split()
+            if columns is None:
+                columns = len(fields)
+                if columns < 2:
+                    raise InputFormatError(
+                        path, number, "expected at least 2 columns (token and tag), found 1"
+                    )
+                if not -columns <= tag_column < columns or not -columns <= token_column < columns:
+                    raise InputFormatError(
+                        path,
+                        number,
+                        f"tag column {tag_column} / token column {token_column} do not exist "
+                        f"in a line with {columns} columns",
+                    )
+            elif len(fields) != columns:
+                raise InputFormatError(
+                    path,
+                    number,
+                    f"expected {columns} columns like the first line, found {len(fields)}",
+                )
+            word = fields[token_column]
+            if not word or word != word.strip():
+                raise InputFormatError(path, number, f"empty or space-padded token {word!r}")
+            if not pending.words:
+                pending.line = number
+            pending.words.append(word)
+            pending.tags.append(fields[tag_column].strip())
+        if pending.words:
+            yield TaggedSentence(pending.words, pending.tags, pending.line)
+
+
+def _check_tags(path: PathLike, sentence: TaggedSentence, scheme: TagScheme) -> None:
+    """Find the first bad tag of a sentence and report its line (only called on failure)."""
+    for offset, tag in enumerate(sentence.tags):
+        try:
+            split_tag(tag)
+            validate_tags([tag], scheme)
+        except ValueError as error:
+            raise InputFormatError(path, sentence.line + offset, str(error)) from None
+
+
+def read_conll(
+    path: PathLike,
+    *,
+    scheme: TagScheme | str = TagScheme.IOB2,
+    strict: bool = True,
+    tag_column: int = -1,
+    token_column: int = 0,
+) -> Iterator[Document]:
+    """Documents of a CoNLL file, spans decoded from the tags (strict or lenient rule)."""
+    scheme = TagScheme.parse(scheme)
+    stem = strip_gz(path).split(".")[0]
+    group: list[TaggedSentence] = []
+    boundary: Boundary | None = None
+    documents = 0
+    sentences = 0
+
+    def build(doc_id: str, members: list[TaggedSentence]) -> Document:
+        try:
+            return Document.from_tokens(
+                doc_id,
+                [s.words for s in members],
+                [s.tags for s in members],
+                scheme,
+                strict=strict,
+            )
+        except ValueError:
+            for member in members:
+                _check_tags(path, member, scheme)
+            raise
+
+    def flush() -> Iterator[Document]:
+        nonlocal documents
+        if boundary is None:
+            return
+        documents += 1
+        doc_id = boundary.doc_id or f"{stem}:d{documents}"
+        document = build(doc_id, group) if group else Document(id=doc_id, text="")
+        document.metadata[DOCSTART_KEY] = boundary.text
+        yield document
+
+    for block in iter_blocks(path, tag_column=tag_column, token_column=token_column):
+        if isinstance(block, Boundary):
+            yield from flush()
+            boundary, group = block, []
+            continue
+        sentences += 1
+        if boundary is None:
+            yield build(f"{stem}:{sentences}", [block])
+        else:
+            group.append(block)
+    yield from flush()
+
+
+def _default_tokenizer() -> Tokenizer:
+    """bioner's own tokenizer, imported only when a text without tokens must be written."""
+    try:
+        from bioner.text import Tokenizer as TextTokenizer
+    except ImportError:
+        raise BionerError(
+            "writing CoNLL needs tokens, and this document has none; bioner.text is not available"
+        ) from None
+    return TextTokenizer().tokenize
+
+
+def write_conll(
+    documents: Iterable[Document],
+    stream: TextIO,
+    *,
+    scheme: TagScheme | str = TagScheme.IOB2,
+    docstart: bool | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> int:
+    """Write `token<TAB>tag` lines, a blank line after every sentence; returns documents written.
+
+    `docstart=None` writes a boundary line only for documents that were read with one; True
+    writes `-DOCSTART-<TAB>O` before every document, False never. Documents without sentences
+    (raw text) are tokenized with `tokenizer` (default: bioner.text). Spans the scheme cannot
+    express (overlaps) are dropped from the tags with a logged warning.
+    """
+    scheme = TagScheme.parse(scheme)
+    written = 0
+    for document in documents:
+        marker = document.metadata.get(DOCSTART_KEY)
+        if docstart is True and marker is None:
+            marker = f"{DOCSTART}\tO"
+        if marker is not None and docstart is not False:
+            stream.write(f"{marker}\n\n")
+        sentences = document.sentences
+        if not sentences and document.text.strip():
+            tokenizer = tokenizer or _default_tokenizer()
+            sentences = tokenizer(document.text)
+        encoded = 0
+        for sentence in sentences:
+            tags = document.sentence_tags(sentence, scheme)
+            encoded += len(chunks_from_tags(tags, scheme))
+            lines = []
+            for token, tag in zip(sentence.tokens, tags, strict=True):
+                if any(ch in token.text for ch in "\t\n\r "):
+                    raise BionerError(
+                        f"document {document.id}: token {token.text!r} contains whitespace, "
+                        "which CoNLL cannot hold"
+                    )
+                lines.append(f"{token.text}\t{tag}\n")
+            stream.write("".join(lines))
+            stream.write("\n")
+        if encoded < len(document.spans):
+            log.warning(
+                "document %s: %d of %d spans overlap others and are not in the CoNLL tags",
+                document.id,
+                len(document.spans) - encoded,
+                len(document.spans),
+            )
+        written += 1
+    return written
