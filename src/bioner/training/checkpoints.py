@@ -1,0 +1,294 @@
+"""Resumable training checkpoints written without pickle and replaced atomically.
+
+A checkpoint must let an interrupted run continue bit-identically (model weights, optimizer
+moments and step counts, every random generator, the trainer's own counters), and loading
+one must never execute code, so nothing here uses pickle or `torch.load`: tensors go to
+safetensors files, everything else to JSON.
+
+Layout of `<directory>/<tag>/` (tag "last" or "best"):
+
+    model.safetensors        model parameters and buffers (`safetensors.torch.save_model`)
+    optimizer.safetensors    every tensor of `optimizer.state_dict()`
+    optimizer.json           the rest of it, tensors replaced by {"__tensor__": name}
+    rng.safetensors          torch CPU (and CUDA) generator states
+    rng.json                 Python `random` and NumPy legacy generator states
+    trainer_state.json       the caller's JSON-able dict (epoch, step, best score, ...)
+    checkpoint.json          format marker; written last, so its presence means complete
+
+A new checkpoint is written into a temporary folder beside the old one; the old one is then
+renamed to `<tag>.previous`, the new one renamed into place, and only then is the previous
+one deleted. A crash at any moment leaves a complete checkpoint under `<tag>` or
+`<tag>.previous`, and `load_checkpoint` falls back to the latter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file, save_model
+
+from bioner.errors import BionerError
+
+PathLike = str | os.PathLike[str]
+Tag = Literal["last", "best"]
+
+FORMAT = "bioner-checkpoint"
+VERSION = 1
+
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_TENSORS = "optimizer.safetensors"
+OPTIMIZER_JSON = "optimizer.json"
+RNG_TENSORS = "rng.safetensors"
+RNG_JSON = "rng.json"
+TRAINER_STATE = "trainer_state.json"
+MARKER = "checkpoint.json"
+
+_TENSOR = "__tensor__"
+_TUPLE = "__tuple__"
+_ITEMS = "__dict_items__"
+_DIR_MODE = 0o755
+
+
+# ---------------------------------------------------------------- nested state <-> JSON + tensors
+def _externalize(value: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
+    """JSON-able copy of `value`; tensors are moved into `tensors` and referenced by name."""
+    if isinstance(value, torch.Tensor):
+        name = path or "tensor"
+        tensors[name] = value.detach().to("cpu").contiguous().clone()
+        return {_TENSOR: name}
+    if isinstance(value, dict):
+        if all(isinstance(key, str) for key in value):
+            return {
+                key: _externalize(item, tensors, f"{path}.{key}") for key, item in value.items()
+            }
+        return {
+            _ITEMS: [
+                [key, _externalize(item, tensors, f"{path}.{key}")] for key, item in value.items()
+            ]
+        }
+    if isinstance(value, tuple):
+        return {_TUPLE: [_externalize(v, tensors, f"{path}.{i}") for i, v in enumerate(value)]}
+    if isinstance(value, list):
+        return [_externalize(v, tensors, f"{path}.{i}") for i, v in enumerate(value)]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"cannot checkpoint a {type(value).__name__} at '{path}'")
+
+
+def _internalize(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of `_externalize`."""
+    if isinstance(value, dict):
+        if set(value) == {_TENSOR}:
+            return tensors[value[_TENSOR]]
+        if set(value) == {_TUPLE}:
+            return tuple(_internalize(v, tensors) for v in value[_TUPLE])
+        if set(value) == {_ITEMS}:
+            return {key: _internalize(item, tensors) for key, item in value[_ITEMS]}
+        return {key: _internalize(item, tensors) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_internalize(v, tensors) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- random generators
+def _rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for index, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"cuda_{index}"] = state
+    version, internal, gauss_next = random.getstate()
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
+    plain = {
+        "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+        "numpy": {
+            "kind": kind,
+            "keys": [int(k) for k in keys],
+            "position": int(position),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
+    }
+    return tensors, plain
+
+
+def _restore_rng(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> None:
+    torch.set_rng_state(tensors["torch_cpu"])
+    cuda = [tensors[f"cuda_{i}"] for i in range(len(tensors)) if f"cuda_{i}" in tensors]
+    if cuda and torch.cuda.is_available() and torch.cuda.device_count() == len(cuda):
+        torch.cuda.set_rng_state_all(cuda)
+    python = plain["python"]
+    random.setstate((python["version"], tuple(python["internal"]), python["gauss_next"]))
+    numpy_state = plain["numpy"]
+    np.random.set_state(
+        (
+            numpy_state["kind"],
+            np.asarray(numpy_state["keys"], dtype=np.uint32),
+            numpy_state["position"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
+
+
+# ---------------------------------------------------------------- file helpers
+def _fsync(path: Path) -> None:
+    """Flush a file or folder to disk (folders: best effort, not on every platform)."""
+    flags = (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) if path.is_dir() else os.O_RDONLY
+    try:
+        handle = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _write_json(path: Path, value: Any) -> None:
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(value, stream, ensure_ascii=False, indent=1)
+        stream.write("\n")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (OSError, ValueError) as error:
+        raise BionerError(f"{path}: unreadable checkpoint file ({error})") from error
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / MARKER).is_file()
+
+
+def _resolve(directory: Path, tag: str) -> Path | None:
+    for folder in (directory / tag, directory / f"{tag}.previous"):
+        if _complete(folder):
+            return folder
+    return None
+
+
+def checkpoint_exists(directory: PathLike, tag: Tag = "last") -> bool:
+    """True when `directory` holds a complete `tag` checkpoint (including a crash leftover)."""
+    return _resolve(Path(directory), tag) is not None
+
+
+# ---------------------------------------------------------------- save / load
+def save_checkpoint(
+    directory: PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    trainer_state: dict[str, Any],
+    *,
+    tag: Tag = "last",
+) -> Path:
+    """Write `<directory>/<tag>/` atomically and return its path.
+
+    `trainer_state` must be JSON-serializable; it comes back from `load_checkpoint` as JSON
+    gives it (tuples become lists, dict keys strings).
+    """
+    if tag not in ("last", "best"):
+        raise ValueError(f"tag must be 'last' or 'best', got {tag!r}")
+    try:
+        state_text = json.dumps(trainer_state, ensure_ascii=False, indent=1)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"trainer_state is not JSON-serializable: {error}") from error
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(f".{tag}.*.tmp"):  # left by a crash mid-write
+        shutil.rmtree(stale, ignore_errors=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=".tmp", dir=root))
+    try:
+        os.chmod(temp, _DIR_MODE)
+        save_model(model, str(temp / MODEL_FILE))
+        if optimizer is not None:
+            tensors: dict[str, torch.Tensor] = {}
+            plain = _externalize(optimizer.state_dict(), tensors, "optimizer")
+            save_file(tensors, str(temp / OPTIMIZER_TENSORS))
+            _write_json(temp / OPTIMIZER_JSON, plain)
+        rng_tensors, rng_plain = _rng_state()
+        save_file(rng_tensors, str(temp / RNG_TENSORS))
+        _write_json(temp / RNG_JSON, rng_plain)
+        (temp / TRAINER_STATE).write_text(state_text + "\n", encoding="utf-8")
+        for file in temp.iterdir():
+            _fsync(file)
+        _write_json(
+            temp / MARKER,
+            {"format": FORMAT, "version": VERSION, "tag": tag, "optimizer": optimizer is not None},
+        )
+        _fsync(temp / MARKER)
+        _fsync(temp)
+        final, previous = root / tag, root / f"{tag}.previous"
+        if final.exists():
+            if previous.exists():
+                shutil.rmtree(previous)
+            os.replace(final, previous)
+        os.replace(temp, final)
+        _fsync(root)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    shutil.rmtree(root / f"{tag}.previous", ignore_errors=True)
+    return final
+
+
+def load_checkpoint(
+    directory: PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    *,
+    tag: Tag = "last",
+    restore_rng: bool = True,
+) -> dict[str, Any]:
+    """Restore model, optimizer and (unless told not to) RNG states in place; return the
+    trainer state. Reads only safetensors and JSON. Raises BionerError for a missing,
+    incomplete or mismatching checkpoint.
+    """
+    root = Path(directory)
+    folder = _resolve(root, tag)
+    if folder is None:
+        raise BionerError(f"{root}: no complete '{tag}' checkpoint")
+    marker = _read_json(folder / MARKER)
+    if not isinstance(marker, dict) or marker.get("format") != FORMAT:
+        raise BionerError(f"{folder}: not a bioner checkpoint")
+    if marker.get("version") != VERSION:
+        raise BionerError(
+            f"{folder}: checkpoint format version {marker.get('version')} is not supported "
+            f"(this bioner reads version {VERSION})"
+        )
+    try:
+        load_model(model, str(folder / MODEL_FILE), strict=True)
+    except (RuntimeError, SafetensorError, OSError) as error:
+        raise BionerError(f"{folder}: weights do not fit this model ({error})") from error
+    if optimizer is not None:
+        if not marker.get("optimizer"):
+            raise BionerError(f"{folder}: checkpoint has no optimizer state")
+        try:
+            tensors = load_file(str(folder / OPTIMIZER_TENSORS))
+            state = _internalize(_read_json(folder / OPTIMIZER_JSON), tensors)
+            optimizer.load_state_dict(state)
+        except (ValueError, KeyError, SafetensorError, OSError) as error:
+            raise BionerError(
+                f"{folder}: optimizer state does not fit this optimizer ({error})"
+            ) from error
+    if restore_rng:
+        try:
+            _restore_rng(load_file(str(folder / RNG_TENSORS)), _read_json(folder / RNG_JSON))
+        except (ValueError, KeyError, TypeError, SafetensorError, OSError) as error:
+            raise BionerError(f"{folder}: unreadable random-generator state ({error})") from error
+    trainer_state = _read_json(folder / TRAINER_STATE)
+    if not isinstance(trainer_state, dict):
+        raise BionerError(f"{folder / TRAINER_STATE}: expected a JSON object")
+    return trainer_state
