@@ -17,6 +17,7 @@ from bioner.evaluation.error_analysis import (
 from bioner.evaluation.evaluator import EvaluationResult, evaluate_documents, prepare_spans
 from bioner.evaluation.matching import MatchMode, SpanMatching, match_spans, spans_match
 from bioner.evaluation.metrics import Averages, Scores, SpanScores, score_matchings
+from bioner.evaluation.report import print_report, render
 from bioner.evaluation.seen_unseen import RecallCount, SeenUnseenRecall, seen_unseen_recall
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "evaluate_documents",
     "match_spans",
     "prepare_spans",
+    "print_report",
+    "render",
     "score_matchings",
     "seen_unseen_recall",
     "spans_match",

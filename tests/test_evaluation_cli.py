@@ -1,0 +1,123 @@
+"""`bioner evaluate`: tables, JSON output, options, and one-line errors for mismatched inputs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bioner.errors import BionerError
+
+# `bioner.cli.app` the attribute is the Typer app; the module holds main().
+cli_app = importlib.import_module("bioner.cli.app")
+
+GOLD = """\
+IL-2\tB-GGP
+gene\tI-GGP
+expression\tO
+
+NF-kappa\tB-protein
+B\tI-protein
+binds\tO
+DNA\tB-DNA
+
+"""
+PRED = """\
+IL-2\tB-GENE
+gene\tO
+expression\tO
+
+NF-kappa\tB-protein
+B\tI-protein
+binds\tB-DNA
+DNA\tO
+
+"""
+TRAIN = """\
+NF-kappa\tB-protein
+B\tI-protein
+
+"""
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    cli_app._register_commands()
+    return CliRunner()
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    paths = {}
+    for name, text in (("gold", GOLD), ("pred", PRED), ("train", TRAIN)):
+        paths[name] = tmp_path / f"{name}.tsv"
+        paths[name].write_text(text, encoding="utf-8")
+    return paths
+
+
+def invoke(runner: CliRunner, *args: str | Path):
+    return runner.invoke(cli_app.app, ["evaluate", *map(str, args)], catch_exceptions=True)
+
+
+def test_table_and_json(runner: CliRunner, files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "result" / "eval.json"
+    result = invoke(runner, files["gold"], files["pred"], "--json", out, "--errors")
+    assert result.exit_code == 0, result.output
+    assert "micro avg" in result.stdout and "Error analysis" in result.stdout
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["mode"] == "exact" and data["documents"] == 2
+    assert data["micro"]["tp"] == 1 and data["micro"]["fp"] == 2 and data["micro"]["fn"] == 2
+    assert data["errors"]["total"]["fn"]["missing"] == 1  # "DNA"
+    assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_options_change_the_figures(runner: CliRunner, files: dict[str, Path], tmp_path: Path):
+    out = tmp_path / "eval.json"
+    args = [files["gold"], files["pred"], "--json", out]
+    assert invoke(runner, *args, "--mode", "left", "--map", "GGP=GENE").exit_code == 0
+    assert json.loads(out.read_text())["micro"]["tp"] == 2
+    assert invoke(runner, *args, "--mode", "overlap", "--untyped").exit_code == 0
+    micro = json.loads(out.read_text())["micro"]
+    assert (micro["tp"], micro["fp"], micro["fn"]) == (2, 1, 1)  # "binds" misses "DNA"
+    assert invoke(runner, *args, "--map", "GGP=GENE", "--type", "GENE").exit_code == 0
+    assert json.loads(out.read_text())["per_type"].keys() == {"GENE"}
+    assert invoke(runner, *args, "--train", files["train"]).exit_code == 0
+    seen = json.loads(out.read_text())["seen_unseen"]
+    assert seen["seen"] == {"total": 1, "found": 1, "recall": 1.0}
+
+
+def test_mismatched_tokens_name_the_sentence(runner: CliRunner, files: dict[str, Path]) -> None:
+    files["pred"].write_text(PRED.replace("binds", "bound"), encoding="utf-8")
+    result = invoke(runner, files["gold"], files["pred"])
+    assert isinstance(result.exception, BionerError)
+    assert "sentence 1" in str(result.exception) and "'binds'" in str(result.exception)
+
+
+def test_user_errors_are_one_line(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gold, pred = files["gold"], files["pred"]
+    for extra in (["--map", "GGP"], ["--json", str(gold)]):
+        monkeypatch.setattr(sys, "argv", ["bioner", "evaluate", str(gold), str(pred), *extra])
+        with pytest.raises(SystemExit) as exit_info:
+            cli_app.main()
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err.startswith("error:")
+    assert gold.read_text(encoding="utf-8") == GOLD  # an input is never overwritten
+
+
+def test_pubtator_documents_pair_by_id(runner: CliRunner, tmp_path: Path) -> None:
+    first = "1|t|Aspirin helps.\n1|a|No pain.\n1\t0\t7\tAspirin\tChemical\tD1\n\n"
+    second = "2|t|Cancer.\n2|a|Bad.\n2\t0\t6\tCancer\tDisease\tD2\n\n"
+    gold, pred = tmp_path / "gold.pubtator", tmp_path / "pred.pubtator"
+    gold.write_text(first + second, encoding="utf-8")
+    pred.write_text(second + first.replace("\t7\tAspirin", "\t3\tAsp"), encoding="utf-8")
+    out = tmp_path / "eval.json"
+    result = invoke(runner, gold, pred, "--format", "pubtator", "--json", out)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["per_type"]["Disease"]["tp"] == 1 and data["per_type"]["Chemical"]["tp"] == 0
