@@ -20,6 +20,7 @@ from typing import Any
 from bioner.data.atomic import PathLike
 from bioner.data.document import Document
 from bioner.data.formats import guess_format, read_documents
+from bioner.data.formats.conll import count_conll
 from bioner.errors import BionerError
 
 SPLITS: tuple[str, ...] = ("train", "devel", "test")
@@ -159,6 +160,17 @@ def split_stats(documents: Iterable[Document]) -> SplitStats:
     return stats
 
 
+def file_stats(path: PathLike, fmt: str | None = None, **options: Any) -> SplitStats:
+    """Counts for one file; CoNLL is counted from its tags directly (same rules, faster)."""
+    if (fmt or guess_format(path)) == "conll":
+        documents, sentences, tokens, mentions = count_conll(path, **options)
+        return SplitStats(documents, sentences, tokens, mentions)
+    return split_stats(read_documents(path, fmt, **options))
+
+
 def corpus_stats(corpus: Corpus) -> dict[str, SplitStats]:
     """Split name → its counts, in split order."""
-    return {split: split_stats(documents) for split, documents in corpus}
+    return {
+        split: file_stats(corpus.files[split], corpus.fmt, **corpus.options)
+        for split in corpus.splits
+    }

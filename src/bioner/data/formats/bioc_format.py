@@ -57,7 +57,7 @@ def _load(path: PathLike, fmt: str) -> Any:
             return biocjson.load(stream)
     except json.JSONDecodeError as error:
         raise InputFormatError(path, error.lineno, f"bad JSON: {error.msg}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, SyntaxError) as error:
         line = getattr(error, "lineno", None)
         problem = getattr(error, "msg", None) or str(error)
         raise InputFormatError(path, line, f"not a valid BioC file: {problem}") from None
@@ -157,8 +157,8 @@ def _passage_offset(passage: Any) -> int:
 def _document(path: PathLike, source: Any) -> Document:
     pieces: list[tuple[int, str]] = []
     for passage in source.passages:
-        if passage.text:
-            pieces.append((_passage_offset(passage), passage.text))
+        if passage.text or not passage.sentences:
+            pieces.append((_passage_offset(passage), passage.text or ""))
         else:
             pieces.extend((int(s.offset), s.text) for s in passage.sentences if s.text)
     text = ""

@@ -15,6 +15,7 @@ slow. Either way sentences stay sentences, so counts do not depend on this choic
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -253,3 +254,38 @@ def write_conll(
             )
         written += 1
     return written
+
+
+def count_conll(
+    path: PathLike,
+    *,
+    scheme: TagScheme | str = TagScheme.IOB2,
+    strict: bool = True,
+    tag_column: int = -1,
+    token_column: int = 0,
+) -> tuple[int, int, int, Counter[str]]:
+    """(documents, sentences, tokens, mentions per type) without building Documents.
+
+    Same parsing, decoding and document rule as `read_conll` (a sentence before any boundary
+    is a document of its own) at about half the cost: `corpus stats` over all staged
+    corpora reads millions of tokens.
+    """
+    scheme = TagScheme.parse(scheme)
+    documents = sentences = tokens = 0
+    inside = False
+    mentions: Counter[str] = Counter()
+    for block in iter_blocks(path, tag_column=tag_column, token_column=token_column):
+        if isinstance(block, Boundary):
+            documents += 1
+            inside = True
+            continue
+        sentences += 1
+        documents += 0 if inside else 1
+        tokens += len(block.words)
+        try:
+            chunks = chunks_from_tags(block.tags, scheme, strict=strict)
+        except ValueError:
+            _check_tags(path, block, scheme)
+            raise
+        mentions.update(label for label, _, _ in chunks)
+    return documents, sentences, tokens, mentions

@@ -1,0 +1,52 @@
+"""JSON Lines (bioner's schema): round trip with scores, ids and tokens; schema errors by line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bioner.data.document import Document, Span
+from bioner.data.formats import read_documents, write_documents
+from bioner.errors import InputFormatError
+
+
+def test_round_trip_keeps_everything_in_the_schema(fixtures_dir: Path, tmp_path: Path) -> None:
+    documents = list(read_documents(fixtures_dir / "formats" / "docstart.tsv"))
+    documents.append(
+        Document("raw", "BRCA1 é", spans=[Span(0, 5, "Gene", score=0.5, concept_id="672")])
+    )
+    target = tmp_path / "out.jsonl"
+    write_documents(documents, target, "jsonl")
+    again = list(read_documents(target))
+    assert [(d.id, d.text, d.spans) for d in again] == [(d.id, d.text, d.spans) for d in documents]
+    assert [[s.words for s in d.sentences] for d in again] == [
+        [s.words for s in d.sentences] for d in documents
+    ]
+    record = json.loads(target.read_text(encoding="utf-8").splitlines()[-1])
+    assert record == {
+        "id": "raw",
+        "text": "BRCA1 é",
+        "spans": [{"start": 0, "end": 5, "label": "Gene", "score": 0.5, "concept_id": "672"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("second_line", "problem"),
+    [
+        ('{"id": "b", "text": "xy", "spans": [', "bad JSON"),
+        ('{"id": "b", "text": "xy", "spans": [{"start": 0, "end": 9, "label": "X"}]}', "outside"),
+        ('{"id": "b", "text": "xy", "spans": [{"start": "0", "end": 1, "label": "X"}]}', "integer"),
+        ('{"id": "b", "text": "xy", "colour": 1}', "unknown keys"),
+        ('{"id": "b", "text": "xy", "sentences": [[[1, 2], [0, 1]]]}', "out of order"),
+        ("[1, 2]", "JSON object"),
+    ],
+)
+def test_errors_name_file_and_line(tmp_path: Path, second_line: str, problem: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "text": "ok", "spans": []}\n' + second_line + "\n")
+    with pytest.raises(InputFormatError) as caught:
+        list(read_documents(path))
+    message = str(caught.value)
+    assert "bad.jsonl, line 2:" in message and problem in message
