@@ -34,6 +34,9 @@ def _register_commands() -> None:
     from bioner.cli import evaluate
 
     app.command("evaluate")(evaluate.evaluate_command)
+    from bioner.cli import corpus
+
+    app.add_typer(corpus.app, name="corpus")
     pass
 
 
