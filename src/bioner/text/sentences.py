@@ -44,6 +44,7 @@ _NEWLINE_BLANK = re.compile(r"(?:\r?\n|\r)[^\S\r\n]*(?:\r?\n|\r)")
 _BRACKETS = re.compile(r"[()\[\]]")
 _WORD_BEFORE = re.compile(r"(?:\S*?)([^\s(\[\"'“]*)$")
 _NON_SPACE = re.compile(r"\S")
+_INITIAL_NEXT = re.compile(r"[^\S\n]{1,3}[^\W\d_]\.")
 
 
 class SentenceSplitter:
@@ -121,7 +122,8 @@ class SentenceSplitter:
     def _is_abbreviation(self, text: str, stop: int) -> bool:
         window = text[max(0, stop - 40) : stop]
         found = _WORD_BEFORE.search(window)
-        word = found.group(1).lower() if found else ""
+        original = found.group(1) if found else ""
+        word = original.lower()
         if not word:
             return False
         if word in self.abbreviations:
@@ -130,10 +132,10 @@ class SentenceSplitter:
         if word == "al" or window.lower().endswith("et al"):
             return True
         if len(word) == 1 and word.isalpha():
-            if self.initials and word.isupper():
+            if self.initials and original.isupper():
                 return True
             # a chain of initials: "J. R. Smith"
-            return window[-3:-2] == "."
+            return window[-3:-2] == "." or _INITIAL_NEXT.match(text, stop + 1) is not None
         # dotted abbreviations not in the list: "a.k.a", "U.S.A"
         return "." in word and all(part.isalpha() and len(part) <= 2 for part in word.split("."))
 

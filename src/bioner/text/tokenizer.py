@@ -51,10 +51,12 @@ def _pattern(
     if keep_abbreviations:
         words = "|".join(re.escape(a) for a in sorted(TOKEN_ABBREVIATIONS, key=len, reverse=True))
         parts.append(f"(?<!{_ALNUM})(?i:{words})")
-    if keep_decimals:
-        parts.append(r"\d+(?:[.,]\d+)+(?![^\W_])")
-    if keep_hyphenated:
-        parts.append(f"{_ALNUM}+(?:-{_ALNUM}+)+")
+    # Every repetition below is bounded, so a failed attempt costs O(n) steps at most and a
+    # 1 MB run of digits or letters cannot make the scan quadratic.
+    if keep_decimals:  # 1,000,000.5 and 3.5
+        parts.append(r"\d{1,3}(?:,\d{3}){1,6}(?:\.\d{1,16})?(?!\d)|\d{1,16}\.\d{1,16}")
+    if keep_hyphenated:  # up to nine parts: IL-2, NF-kappa, alpha-1-antitrypsin
+        parts.append(f"{_ALNUM}{{1,{n}}}(?:-{_ALNUM}{{1,{n}}}){{1,8}}")
     parts.append(f"([^\\s\\w]|_)\\1{{7,{n - 1}}}")  # --------, ________
     parts.append(f"{_ALNUM}{{1,{n}}}")
     parts.append(r"\S")
@@ -81,8 +83,8 @@ class Tokenizer:
 
         `variant_aware`/`paper_exact`: DeepVar §4.1 tokens (`bioner.text.variants`).
         `keep_*`: keep "3.5", "IL-2" or "e.g." as one token (general mode only).
-        `split_sentences=False` gives one sentence per line break-free text only where
-        `boundaries` say so; `max_*` bound the size of tokens and sentences.
+        `split_sentences=False`: sentences break only at `boundaries` given to `tokenize`.
+        `max_*` bound the size of tokens and sentences.
         """
         if max_token_length < 4:
             raise ValueError("max_token_length must be at least 4")
@@ -160,5 +162,20 @@ class Tokenizer:
 class VariantTokenizer(Tokenizer):
     """`Tokenizer(variant_aware=True)`: DeepVar §4.1 tokens, same sentence splitting."""
 
-    def __init__(self, *, paper_exact: bool = False, **options: object) -> None:
-        super().__init__(variant_aware=True, paper_exact=paper_exact, **options)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        *,
+        paper_exact: bool = False,
+        split_sentences: bool = True,
+        splitter: SentenceSplitter | None = None,
+        max_token_length: int = 64,
+        max_sentence_tokens: int | None = 1000,
+    ) -> None:
+        super().__init__(
+            variant_aware=True,
+            paper_exact=paper_exact,
+            split_sentences=split_sentences,
+            splitter=splitter,
+            max_token_length=max_token_length,
+            max_sentence_tokens=max_sentence_tokens,
+        )
