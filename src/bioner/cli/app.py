@@ -31,13 +31,14 @@ def _root() -> None:
 
 def _register_commands() -> None:
     # One line per command module; imported here so `import bioner` stays light.
-    from bioner.cli import evaluate
+    from bioner.cli import evaluate, predict, train
 
     app.command("evaluate")(evaluate.evaluate_command)
     from bioner.cli import corpus
 
     app.add_typer(corpus.app, name="corpus")
-    pass
+    app.command("train")(train.train_command)
+    app.command("predict")(predict.predict_command)
 
 
 def main() -> None:

@@ -138,7 +138,9 @@ class Document:
                     pieces.append(" ")
                     offset += 1
                 if not word:
-                    raise ValueError(f"sentence {index + 1}: empty token at position {position + 1}")
+                    raise ValueError(
+                        f"sentence {index + 1}: empty token at position {position + 1}"
+                    )
                 tokens.append(Token(word, offset, offset + len(word)))
                 pieces.append(word)
                 offset += len(word)

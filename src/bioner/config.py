@@ -1,0 +1,109 @@
+"""An experiment config: model architecture + training settings + data, loaded from TOML/JSON.
+
+Presets live in `bioner/configs/<name>.toml` (TOML so the paper reference can sit beside
+each value as a comment). `load_config("saber-baseline")` finds a preset by name; a path
+loads a file. `--set section.key=value` overrides are parsed as TOML values.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from bioner.errors import BionerError
+from bioner.models.config import ModelConfig, StrictModel
+from bioner.training.config import TrainingConfig, format_validation_error
+
+
+class DataConfig(StrictModel):
+    """Where the examples come from. A `corpus` folder supplies whichever splits are unset."""
+
+    corpus: str | None = None
+    train: str | None = None
+    dev: str | None = None
+    test: str | None = None
+    format: str | None = None
+    dev_fraction: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Hold out this share of training documents as dev."
+    )
+    split_seed: int = 0
+    tokenizer: Literal["default", "variant"] = Field(
+        "default", description="How raw-text corpora (PubTator, BioC, BRAT) are tokenized."
+    )
+    label_map: dict[str, str] = Field(default_factory=dict)
+    labels: list[str] | None = Field(None, description="Keep only these entity types.")
+
+
+class ExperimentConfig(StrictModel):
+    name: str = "custom"
+    reference: str = ""
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("bioner") / "configs"
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise BionerError(f"{path}: cannot read config ({error.strerror})") from None
+    try:
+        if path.suffix == ".json":
+            return json.loads(raw)
+        return tomllib.loads(raw)
+    except json.JSONDecodeError as error:
+        raise BionerError(f"{path}, line {error.lineno}: invalid JSON ({error.msg})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise BionerError(f"{path}: invalid TOML ({error})") from None
+
+
+def _apply_override(data: dict[str, Any], assignment: str) -> None:
+    key, sep, value = assignment.partition("=")
+    if not sep or not key.strip():
+        raise BionerError(f"override {assignment!r}: expected section.key=value")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # a bare word: take it as a string
+    *parents, leaf = key.strip().split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise BionerError(f"override {assignment!r}: {part!r} is not a section")
+    node[leaf] = parsed
+
+
+def load_config(name_or_path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load a preset by name or a TOML/JSON file, apply overrides, validate strictly."""
+    path = Path(name_or_path)
+    if path.suffix in (".toml", ".json") or path.exists():
+        source = str(path)
+        data = _read_mapping(path)
+    else:
+        preset = resources.files("bioner") / "configs" / f"{name_or_path}.toml"
+        if not preset.is_file():
+            raise BionerError(
+                f"no config file or preset named {str(name_or_path)!r}; "
+                f"presets: {', '.join(preset_names())}"
+            )
+        source = f"preset {name_or_path}"
+        data = tomllib.loads(preset.read_text(encoding="utf-8"))
+    for assignment in overrides or []:
+        _apply_override(data, assignment)
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as error:
+        raise BionerError(format_validation_error(error, source, model=ExperimentConfig)) from None

@@ -1,0 +1,1 @@
+"""From documents to tensors: vocabularies and bucketed, padded batches."""

@@ -1,0 +1,343 @@
+"""`Tagger`: a trained model with its vocabularies — build, predict, save, load.
+
+A saved tagger is a directory: `config.json` (the experiment config), `vocab.json` (words,
+characters, tag sets per head), `weights.safetensors` and `meta.json` (corpora, metrics,
+bioner version). Nothing is pickled and loading never executes code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from bioner import __version__
+from bioner.config import ExperimentConfig
+from bioner.data.document import Document, Span
+from bioner.data.tagging import TagScheme, chunks_from_tags
+from bioner.encoding.batching import CharEncoder, EncodedSentence, iterate_batches
+from bioner.encoding.vocabulary import PAD, UNK, Vocabulary
+from bioner.errors import BionerError
+from bioner.models.embeddings import char_table
+from bioner.models.embeddings.word_vectors import (
+    build_embedding_matrix,
+    load_word_vectors,
+    normalize_word,
+)
+from bioner.models.tagger import DEFAULT_HEAD, TaggerModel
+
+FILES = ("config.json", "vocab.json", "weights.safetensors", "meta.json")
+
+
+def tag_set(labels: Iterable[str], scheme: TagScheme | str) -> list[str]:
+    """Every tag the scheme can write for these labels: 'O' first, then by label."""
+    prefixes = "BIES" if TagScheme.parse(scheme) is TagScheme.BIOES else "BI"
+    return ["O"] + [f"{p}-{label}" for label in sorted(set(labels)) for p in prefixes]
+
+
+class Tagger:
+    """A model plus everything needed to turn documents into its inputs and back."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        words: Vocabulary,
+        chars: Vocabulary,
+        tags: Mapping[str, Sequence[str]],
+        model: TaggerModel,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.words = words
+        self.chars = chars
+        self.tags = {name: list(names) for name, names in tags.items()}
+        self.model = model
+        self.meta = meta or {}
+        self.scheme = TagScheme.parse(config.model.tag_scheme)
+        word_config = config.model.embedder.word
+        self._lowercase = word_config.lowercase
+        self._digits = word_config.normalize_digits
+        char_config = config.model.embedder.char
+        if char_config.alphabet == "onehot70":
+            self._char_encoder = CharEncoder(
+                {}, char_table.UNK_ID, char_config.max_word_chars, lookup=char_table.char_id
+            )
+        else:
+            self._char_encoder = CharEncoder(chars.index, chars.id(UNK), char_config.max_word_chars)
+        self._tag_index = {name: {t: i for i, t in enumerate(ts)} for name, ts in self.tags.items()}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(cls, config: ExperimentConfig, training: Mapping[str, Sequence[Document]]) -> Tagger:
+        """A fresh model whose vocabularies and tag sets come from the training documents.
+
+        `training` maps a head name to its documents (one head per corpus when multi-task).
+        """
+        model_config = config.model
+        word_config = model_config.embedder.word
+        word_counts: Counter[str] = Counter()
+        char_counts: Counter[str] = Counter()
+        labels: dict[str, set[str]] = {}
+        for head, documents in training.items():
+            head_labels = labels.setdefault(head, set())
+            for document in documents:
+                head_labels.update(span.label for span in document.spans)
+                for sentence in document.sentences:
+                    for token in sentence.tokens:
+                        word_counts[
+                            normalize_word(
+                                token.text, word_config.lowercase, word_config.normalize_digits
+                            )
+                        ] += 1
+                        char_counts.update(token.text)
+        vectors = None
+        if word_config.enabled and word_config.vectors:
+            vectors = load_word_vectors(
+                word_config.vectors,
+                format=word_config.vectors_format,
+                limit=word_config.max_vectors,
+            )
+        extra = []
+        if vectors is not None:
+            extra = [
+                normalize_word(w, word_config.lowercase, word_config.normalize_digits)
+                for w in vectors.words
+            ]
+        words = Vocabulary.from_counts(word_counts, word_config.min_count, extra=extra)
+        chars = Vocabulary.from_counts(char_counts, 1)
+        tags = {head: tag_set(found, model_config.tag_scheme) for head, found in labels.items()}
+        matrix = None
+        if word_config.enabled and vectors is not None:
+            matrix, _coverage = build_embedding_matrix(
+                words.items,
+                vectors,
+                lowercase=word_config.lowercase,
+                digits=word_config.normalize_digits,
+                seed=config.training.seed,
+            )
+        model = TaggerModel(model_config, len(words), len(chars), tags, matrix)
+        return cls(config, words, chars, tags, model)
+
+    # ------------------------------------------------------------------ encoding
+    def normalize(self, word: str) -> str:
+        return normalize_word(word, self._lowercase, self._digits)
+
+    def encode(
+        self,
+        documents: Sequence[Document],
+        head: str | None = None,
+        *,
+        unk_replace_prob: float = 0.0,
+        replaceable: frozenset[int] = frozenset(),
+        rng: random.Random | None = None,
+    ) -> list[EncodedSentence]:
+        """Every sentence of the documents as ids (with gold tag ids when `head` is given).
+
+        Word ids in `replaceable` (the training singletons) become UNK with probability
+        `unk_replace_prob`, so the model learns an UNK embedding (Lample et al. §4).
+        """
+        encoded: list[EncodedSentence] = []
+        tag_index = self._tag_index[head] if head is not None else None
+        unk = self.words.id(UNK)
+        rng = rng or random.Random(0)
+        for document in documents:
+            for sentence in document.sentences:
+                words = sentence.words
+                ids = self.words.ids(self.normalize(w) for w in words)
+                if unk_replace_prob and replaceable:
+                    ids = [
+                        unk if i in replaceable and rng.random() < unk_replace_prob else i
+                        for i in ids
+                    ]
+                tag_ids = None
+                if tag_index is not None:
+                    tags = document.sentence_tags(sentence, self.scheme)
+                    try:
+                        tag_ids = [tag_index[t] for t in tags]
+                    except KeyError as error:
+                        raise BionerError(
+                            f"document {document.id}: tag {error.args[0]} is not in the "
+                            f"model's tag set for head {head!r}"
+                        ) from None
+                encoded.append(EncodedSentence(words, ids, tag_ids))
+        return encoded
+
+    def batches(self, sentences: Sequence[EncodedSentence], **options: Any):
+        return iterate_batches(sentences, self._char_encoder, **options)
+
+    def vocabulary_fingerprint(self) -> str:
+        """A digest of the vocabularies and tag sets: equal iff ids mean the same things."""
+        payload = json.dumps(
+            [self.words.items, self.chars.items, self.tags], ensure_ascii=False
+        ).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+    # ------------------------------------------------------------------ prediction
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def predict_documents(
+        self,
+        documents: Sequence[Document],
+        heads: Sequence[str] | None = None,
+        *,
+        batch_tokens: int = 4000,
+    ) -> list[Document]:
+        """Copies of the documents whose spans are the model's predictions.
+
+        With several heads every head's spans are kept, and where two heads' spans overlap the
+        one with the higher confidence wins (ties: the longer, then the earlier head).
+        """
+        heads = list(heads or self.tags)
+        for name in heads:
+            if name not in self.tags:
+                raise BionerError(f"no head named {name!r}; this model has {sorted(self.tags)}")
+        sentences = self.encode(documents)
+        per_sentence: list[list[Span]] = [[] for _ in sentences]
+        owners: list[tuple[int, int]] = []
+        for doc_index, document in enumerate(documents):
+            owners.extend((doc_index, s) for s in range(len(document.sentences)))
+        with self._lock:
+            was_training = self.model.training
+            self.model.eval()
+            try:
+                for batch in self.batches(sentences, batch_tokens=batch_tokens, bucket=True):
+                    results = self.model.predict(batch.to(self.device), heads)
+                    for name, (paths, confidences) in results.items():
+                        names = self.tags[name]
+                        for row, path in enumerate(paths):
+                            position = batch.order[row]
+                            doc_index, sent_index = owners[position]
+                            tokens = documents[doc_index].sentences[sent_index].tokens
+                            tags = [names[i] for i in path]
+                            for label, first, last in chunks_from_tags(tags, self.scheme):
+                                score = (
+                                    min(confidences[row][first:last])
+                                    if confidences is not None
+                                    else None
+                                )
+                                per_sentence[position].append(
+                                    Span(tokens[first].start, tokens[last - 1].end, label, score)
+                                )
+            finally:
+                self.model.train(was_training)
+        results_docs: list[Document] = []
+        cursor = 0
+        for document in documents:
+            spans: list[Span] = []
+            for _ in document.sentences:
+                spans.extend(
+                    _resolve_overlaps(per_sentence[cursor])
+                    if len(heads) > 1
+                    else per_sentence[cursor]
+                )
+                cursor += 1
+            results_docs.append(document.with_spans(spans))
+        return results_docs
+
+    def annotate(self, text_or_documents: str | Document | Iterable[str | Document]):
+        """Tag raw text (tokenized by bioner.text) or Documents; returns the same shape."""
+        from bioner.text import Tokenizer
+
+        tokenizer = Tokenizer()
+
+        def as_document(item: str | Document, index: int) -> Document:
+            if isinstance(item, Document):
+                return item if item.sentences else tokenizer.to_document(item.text, item.id)
+            return tokenizer.to_document(item, f"doc{index}")
+
+        if isinstance(text_or_documents, str | Document):
+            return self.predict_documents([as_document(text_or_documents, 0)])[0]
+        documents = [as_document(item, i) for i, item in enumerate(text_or_documents)]
+        return self.predict_documents(documents)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the model directory atomically (temp dir + rename)."""
+        target = Path(directory)
+        if target.exists() and not overwrite:
+            raise BionerError(f"{target} exists; refusing to overwrite it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            (staging / "config.json").write_text(self.config.model_dump_json(indent=2))
+            vocab = {
+                "words": self.words.to_json(),
+                "chars": self.chars.to_json(),
+                "tags": self.tags,
+            }
+            (staging / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+            state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+            save_file(state, str(staging / "weights.safetensors"))
+            meta = {**self.meta, "bioner_version": __version__, "format": 1}
+            (staging / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+            if target.exists():
+                backup = target.with_name(f".{target.name}.old")
+                shutil.rmtree(backup, ignore_errors=True)
+                os.replace(target, backup)
+                os.replace(staging, target)
+                shutil.rmtree(backup, ignore_errors=True)
+            else:
+                os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, path_or_name: str | Path, device: str | torch.device = "cpu") -> Tagger:
+        """Load a model directory (or the name of a bundled model, e.g. "default")."""
+        from bioner.models.registry import resolve_model_path
+
+        path = resolve_model_path(path_or_name)
+        missing = [name for name in FILES if not (path / name).is_file()]
+        if missing:
+            raise BionerError(f"{path} is not a bioner model: missing {', '.join(missing)}")
+        try:
+            config = ExperimentConfig.model_validate_json((path / "config.json").read_text())
+            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+            words = Vocabulary.from_json(vocab["words"])
+            chars = Vocabulary.from_json(vocab["chars"])
+            tags = vocab["tags"]
+        except (ValueError, KeyError) as error:
+            raise BionerError(f"{path}: damaged model files ({error})") from None
+        model = TaggerModel(config.model, len(words), len(chars), tags)
+        state = load_file(str(path / "weights.safetensors"))
+        result = model.load_state_dict(state, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise BionerError(
+                f"{path}: weights do not fit the config (missing {result.missing_keys[:3]}, "
+                f"unexpected {result.unexpected_keys[:3]})"
+            )
+        model.to(device).eval()
+        return cls(config, words, chars, tags, model, meta)
+
+
+def _resolve_overlaps(spans: list[Span]) -> list[Span]:
+    """Keep non-overlapping spans, preferring higher confidence, then longer, then earlier."""
+    ranked = sorted(
+        enumerate(spans),
+        key=lambda item: (-(item[1].score or 0.0), -(item[1].end - item[1].start), item[0]),
+    )
+    kept: list[Span] = []
+    for _, span in ranked:
+        if all(span.end <= other.start or other.end <= span.start for other in kept):
+            kept.append(span)
+    return sorted(kept, key=lambda s: (s.start, s.end))
+
+
+__all__ = ["DEFAULT_HEAD", "PAD", "Tagger", "tag_set"]

@@ -1,0 +1,97 @@
+"""The documents an experiment trains, tunes and tests on, resolved from its `DataConfig`.
+
+A `corpus` folder supplies train/devel/test; explicit `train`/`dev`/`test` paths override
+it. Without a dev split, `dev_fraction` of the training documents are held out by document
+with a fixed seed (tmVar has no devel split; DeepVar holds out 20 %). Label renaming and
+type filtering happen here, once, so every later stage sees the same spans.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from bioner.config import DataConfig
+from bioner.data.corpus import load_corpus
+from bioner.data.document import Document
+from bioner.data.formats import read_documents
+from bioner.errors import BionerError
+from bioner.text.tokenizer import Tokenizer, VariantTokenizer
+
+
+@dataclass
+class Splits:
+    train: list[Document]
+    dev: list[Document]
+    test: list[Document]
+
+
+def relabel(
+    documents: Sequence[Document], label_map: dict[str, str], labels: Sequence[str] | None
+) -> list[Document]:
+    """Documents with spans renamed by `label_map` and kept only if their type is in `labels`."""
+    if not label_map and labels is None:
+        return list(documents)
+    keep = None if labels is None else set(labels)
+    out = []
+    for document in documents:
+        spans = [replace(s, label=label_map.get(s.label, s.label)) for s in document.spans]
+        out.append(document.with_spans([s for s in spans if keep is None or s.label in keep]))
+    return out
+
+
+def hold_out(
+    documents: Sequence[Document], fraction: float, seed: int
+) -> tuple[list[Document], list[Document]]:
+    """Split documents (not sentences) into (kept, held out) with a seeded shuffle."""
+    order = list(range(len(documents)))
+    random.Random(seed).shuffle(order)
+    count = round(len(documents) * fraction)
+    held = set(order[:count])
+    kept = [d for i, d in enumerate(documents) if i not in held]
+    return kept, [d for i, d in enumerate(documents) if i in held]
+
+
+def load_splits(data: DataConfig) -> Splits:
+    """Train/dev/test documents for an experiment (test may be empty)."""
+    splits: dict[str, list[Document]] = {"train": [], "dev": [], "test": []}
+    if data.corpus:
+        corpus = load_corpus(data.corpus, data.format)
+        for name, corpus_split in (("train", "train"), ("dev", "devel"), ("test", "test")):
+            if corpus_split in corpus.splits:
+                splits[name] = list(corpus.documents(corpus_split))
+    for name in splits:
+        path = getattr(data, name)
+        if path:
+            splits[name] = list(read_documents(path, data.format))
+    if not splits["train"]:
+        raise BionerError("no training documents: set data.corpus or data.train")
+    if not splits["dev"] and data.dev_fraction:
+        splits["train"], splits["dev"] = hold_out(
+            splits["train"], data.dev_fraction, data.split_seed
+        )
+    tokenizer = make_tokenizer(data.tokenizer)
+    result = {
+        name: relabel(ensure_tokenized(docs, tokenizer), data.label_map, data.labels)
+        for name, docs in splits.items()
+    }
+    return Splits(**result)
+
+
+def make_tokenizer(name: str) -> Tokenizer:
+    return VariantTokenizer() if name == "variant" else Tokenizer()
+
+
+def ensure_tokenized(documents: Sequence[Document], tokenizer: Tokenizer) -> list[Document]:
+    """Documents read from raw-text formats (PubTator, BioC, BRAT) get sentences and tokens.
+
+    Passage ends are forced sentence breaks, so a title never runs into its abstract.
+    """
+    out: list[Document] = []
+    for document in documents:
+        if not document.sentences:
+            breaks = [p.end for p in document.passages]
+            document.sentences = tokenizer.tokenize(document.text, boundaries=breaks)
+        out.append(document)
+    return out

@@ -1,0 +1,300 @@
+"""The training loop: epochs over one or several corpora, dev evaluation, checkpoints, resume.
+
+One loop serves single-corpus training and multi-task training (Saber §2.7): every head
+(corpus) is visited once per epoch in random order, each updating the shared layers and its
+own decoder. Dev F1 (exact, micro) is averaged over heads; it drives early stopping and
+learning-rate annealing. Each epoch ends with a resumable `last` checkpoint; the best model
+so far is also saved as a ready-to-load model directory.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bioner.data.document import Document
+from bioner.errors import BionerError
+from bioner.evaluation import evaluate_documents
+from bioner.tagger import Tagger
+from bioner.training.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
+from bioner.training.metrics_log import MetricsLog
+from bioner.training.optimizers import build_optimizer, clip_gradients
+from bioner.training.plots import plot_learning_curve
+from bioner.training.schedules import EarlyStopping, PlateauAnnealer
+from bioner.training.seeding import configure_threads, seed_everything, select_device
+
+
+@dataclass
+class TrainingResult:
+    """What a run achieved; `history` holds one dict per evaluated epoch."""
+
+    output_dir: Path
+    best_dev_f1: float
+    best_epoch: int
+    epochs_run: int
+    train_seconds: float
+    train_sentences_per_second: float
+    peak_rss_mb: float
+    stopped_because: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def dev_f1(tagger: Tagger, dev: Mapping[str, Sequence[Document]]) -> dict[str, float]:
+    """Exact-match micro F1 on each head's dev documents."""
+    scores: dict[str, float] = {}
+    for head, documents in dev.items():
+        predicted = tagger.predict_documents(documents, [head])
+        result = evaluate_documents(documents, predicted, mode="exact", align="order")
+        scores[head] = result.micro.f1
+    return scores
+
+
+class Trainer:
+    """Trains a Tagger on `train` (head → documents), choosing the best epoch on `dev`."""
+
+    def __init__(
+        self,
+        tagger: Tagger,
+        train: Mapping[str, Sequence[Document]],
+        dev: Mapping[str, Sequence[Document]],
+        output_dir: str | Path,
+        *,
+        show_progress: bool = True,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        missing = set(train) - set(tagger.tags)
+        if missing:
+            raise BionerError(f"no decoder head for corpora {sorted(missing)}")
+        if not dev or any(not docs for docs in dev.values()):
+            raise BionerError("training needs dev documents for every corpus (or dev_fraction)")
+        self.tagger = tagger
+        self.train_docs = {head: list(docs) for head, docs in train.items()}
+        self.dev_docs = {head: list(docs) for head, docs in dev.items()}
+        self.output_dir = Path(output_dir)
+        self.config = tagger.config.training
+        self.show_progress = show_progress
+        self.on_epoch = on_epoch
+        limit = self.config.max_train_sentences
+        if limit is not None:
+            self.train_docs = {h: _first_sentences(d, limit) for h, d in self.train_docs.items()}
+        self._singletons = self._training_singletons()
+
+    # ------------------------------------------------------------------ helpers
+    def _training_singletons(self) -> frozenset[int]:
+        counts: Counter[int] = Counter()
+        for documents in self.train_docs.values():
+            for document in documents:
+                for sentence in document.sentences:
+                    counts.update(
+                        self.tagger.words.ids(self.tagger.normalize(w) for w in sentence.words)
+                    )
+        return frozenset(i for i, n in counts.items() if n == 1)
+
+    def _batch_options(self) -> dict[str, Any]:
+        size = self.config.batch_size
+        tokens = self.config.batch_tokens
+        if size is None and tokens is None:
+            size = 32
+        return {
+            "batch_size": size,
+            "batch_tokens": tokens,
+            "bucket": self.config.bucket_by_length,
+            "shuffle": self.config.shuffle,
+        }
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, *, resume: bool = False) -> TrainingResult:
+        config = self.config
+        configure_threads(config.num_threads)
+        device = select_device(config.device)
+        seed_everything(config.seed)
+        model = self.tagger.model.to(device)
+        optimizer = build_optimizer(model.parameters(), config)
+        annealer = (
+            PlateauAnnealer(config.anneal_factor, config.anneal_patience, config.min_learning_rate)
+            if config.anneal_factor
+            else None
+        )
+        stopper = (
+            EarlyStopping(config.early_stopping_patience)
+            if config.early_stopping_patience
+            else None
+        )
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint_dir = self.output_dir / "checkpoint"
+        state: dict[str, Any] = {
+            "epoch": 0,
+            "step": 0,
+            "best_f1": -1.0,
+            "best_epoch": 0,
+            "train_seconds": 0.0,
+            "train_sentences": 0,
+            "history": [],
+        }
+        if resume:
+            if not checkpoint_exists(checkpoint_dir):
+                raise BionerError(f"{checkpoint_dir / 'last'}: no checkpoint to resume from")
+            state = load_checkpoint(checkpoint_dir, model, optimizer, tag="last")
+            if annealer is not None and "annealer" in state:
+                annealer.load_state_dict(state["annealer"])
+            if stopper is not None and "stopper" in state:
+                stopper.load_state_dict(state["stopper"])
+        elif checkpoint_exists(checkpoint_dir):
+            raise BionerError(
+                f"{self.output_dir} already holds a training run; use --resume or another --output"
+            )
+        fingerprint = self.tagger.vocabulary_fingerprint()
+        if resume and state.get("vocabulary") not in (None, fingerprint):
+            raise BionerError(
+                f"{checkpoint_dir}: the checkpoint was trained with other vocabularies "
+                "(different data or preprocessing); cannot resume"
+            )
+        state["vocabulary"] = fingerprint
+        log = MetricsLog(
+            self.output_dir / "metrics.jsonl",
+            fresh=not resume,
+            keep_until_step=state["step"] if resume else None,
+        )
+        stopped_because = "max epochs"
+        word_config = self.tagger.config.model.embedder.word
+        with _progress(self.show_progress) as progress:
+            while state["epoch"] < config.epochs:
+                epoch = state["epoch"] + 1
+                # One RNG per epoch, derived from the seed: a resumed run replays the same order.
+                rng = random.Random(config.seed * 1_000_003 + epoch)
+                model.train()
+                started = time.perf_counter()
+                heads = list(self.train_docs)
+                rng.shuffle(heads)
+                losses: list[float] = []
+                sentences_seen = 0
+                for head in heads:
+                    encoded = self.tagger.encode(
+                        self.train_docs[head],
+                        head,
+                        unk_replace_prob=word_config.unk_replace_prob,
+                        replaceable=self._singletons,
+                        rng=rng,
+                    )
+                    batches = list(self.tagger.batches(encoded, rng=rng, **self._batch_options()))
+                    task = progress.add_task(f"epoch {epoch} {head}", total=len(batches))
+                    for batch in batches:
+                        batch = batch.to(device)
+                        optimizer.zero_grad(set_to_none=True)
+                        loss = model.loss(batch, head)
+                        loss.backward()
+                        if config.clip_grad_norm:
+                            clip_gradients(model.parameters(), config.clip_grad_norm)
+                        optimizer.step()
+                        losses.append(loss.item())
+                        sentences_seen += len(batch.order)
+                        state["step"] += 1
+                        progress.advance(task)
+                    progress.remove_task(task)
+                seconds = time.perf_counter() - started
+                state["train_seconds"] += seconds
+                state["train_sentences"] += sentences_seen
+                state["epoch"] = epoch
+                record: dict[str, Any] = {
+                    "epoch": epoch,
+                    "step": state["step"],
+                    "train_loss": sum(losses) / max(len(losses), 1),
+                    "learning_rate": optimizer.param_groups[0]["lr"],
+                    "seconds": seconds,
+                    "sentences_per_second": sentences_seen / seconds if seconds else 0.0,
+                }
+                if epoch % config.eval_every_epochs == 0 or epoch == config.epochs:
+                    per_head = dev_f1(self.tagger, self.dev_docs)
+                    mean_f1 = sum(per_head.values()) / len(per_head)
+                    record.update({"dev_f1": mean_f1, "dev_f1_per_corpus": per_head})
+                    if mean_f1 > state["best_f1"]:
+                        state["best_f1"], state["best_epoch"] = mean_f1, epoch
+                        self.tagger.meta.update(
+                            {"best_epoch": epoch, "dev_f1": mean_f1, "dev_f1_per_corpus": per_head}
+                        )
+                        self.tagger.save(self.output_dir / "model", overwrite=True)
+                    reasons = []
+                    if annealer is not None and annealer.step(mean_f1, optimizer):
+                        reasons.append("learning rate annealed below the minimum")
+                    if stopper is not None and stopper.step(mean_f1, epoch):
+                        reasons.append("early stopping")
+                    if reasons:
+                        stopped_because = " and ".join(reasons)
+                record["elapsed_seconds"] = state["train_seconds"]
+                log.append(record)
+                state["history"].append(record)
+                if annealer is not None:
+                    state["annealer"] = annealer.state_dict()
+                if stopper is not None:
+                    state["stopper"] = stopper.state_dict()
+                save_checkpoint(checkpoint_dir, model, optimizer, state, tag="last")
+                if self.on_epoch is not None:
+                    self.on_epoch(record)
+                if stopped_because != "max epochs":
+                    break
+        plot_learning_curve(
+            self.output_dir / "metrics.jsonl", self.output_dir / "learning_curve.png"
+        )
+        throughput = (
+            state["train_sentences"] / state["train_seconds"] if state["train_seconds"] else 0.0
+        )
+        return TrainingResult(
+            output_dir=self.output_dir,
+            best_dev_f1=state["best_f1"],
+            best_epoch=state["best_epoch"],
+            epochs_run=state["epoch"],
+            train_seconds=state["train_seconds"],
+            train_sentences_per_second=throughput,
+            peak_rss_mb=peak_rss_mb(),
+            stopped_because=stopped_because,
+            history=state["history"],
+        )
+
+
+def _first_sentences(documents: Sequence[Document], limit: int) -> list[Document]:
+    """Whole documents until `limit` sentences are reached (the last one is cut)."""
+    kept: list[Document] = []
+    remaining = limit
+    for document in documents:
+        if remaining <= 0:
+            break
+        if len(document.sentences) <= remaining:
+            kept.append(document)
+            remaining -= len(document.sentences)
+        else:
+            sentences = document.sentences[:remaining]
+            end = sentences[-1].end
+            kept.append(
+                Document(
+                    id=document.id,
+                    text=document.text,
+                    sentences=sentences,
+                    spans=[s for s in document.spans if s.end <= end],
+                )
+            )
+            remaining = 0
+    return kept
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not enabled,
+        transient=True,
+    )
