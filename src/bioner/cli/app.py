@@ -29,15 +29,20 @@ def _root() -> None:
     """Biomedical named-entity recognition: annotate, train, evaluate."""
 
 
-def _register_commands() -> None:
-    # One line per command module; imported here so `import bioner` stays light.
-    from bioner.cli import evaluate, predict, train
+_registered = False
 
-    app.command("evaluate")(evaluate.evaluate_command)
-    from bioner.cli import corpus
+
+def _register_commands() -> None:
+    """Wire every subcommand once (imports are deferred so `import bioner` stays light)."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    from bioner.cli import corpus, evaluate, predict, train
 
     app.add_typer(corpus.app, name="corpus")
     app.command("train")(train.train_command)
+    app.command("evaluate")(evaluate.evaluate_command)
     app.command("predict")(predict.predict_command)
 
 

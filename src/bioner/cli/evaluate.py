@@ -52,9 +52,36 @@ def write_json(result: EvaluationResult, path: Path, inputs: Iterable[Path]) -> 
         stream.write(result.model_dump_json(indent=2) + "\n")
 
 
+def _model_predictions(
+    model: str, gold_docs: list[Document], heads: list[str] | None
+) -> tuple[list[Document], list[Document]]:
+    """Gold documents (tokenized if they came as raw text) and the model's predictions."""
+    from bioner.tagger import Tagger
+    from bioner.training.data import ensure_tokenized, make_tokenizer
+
+    tagger = Tagger.load(model)
+    gold_docs = ensure_tokenized(gold_docs, make_tokenizer(tagger.config.data.tokenizer))
+    return gold_docs, tagger.predict_documents(gold_docs, heads or None)
+
+
 def evaluate_command(
-    gold: Annotated[Path, typer.Argument(help="Gold corpus file or folder.")],
-    pred: Annotated[Path, typer.Argument(help="Predicted corpus: same documents and text.")],
+    gold: Annotated[
+        Path | None, typer.Argument(help="Gold corpus file or folder (or use --corpus).")
+    ] = None,
+    pred: Annotated[
+        Path | None,
+        typer.Argument(help="Predicted corpus: same documents and text (or use --model)."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Tag the gold documents with this model.")
+    ] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Corpus folder whose --split is the gold standard.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split of --corpus: train, devel or test.")] = "test",
+    head: Annotated[
+        list[str] | None, typer.Option(help="Decoder head(s) of --model to use (default: all).")
+    ] = None,
     mode: Annotated[
         MatchMode,
         typer.Option(help="Span matching: exact, right (boundary), left (boundary), overlap."),
@@ -103,8 +130,20 @@ def evaluate_command(
     if align not in ("auto", "id", "order"):
         raise BionerError(f"--align {align!r}: use auto, id or order")
     alignment: Alignment = align  # type: ignore[assignment]
-    gold_docs = read_corpus(gold, fmt, lenient=lenient)
-    pred_docs = read_corpus(pred, pred_format or fmt, lenient=lenient)
+    if corpus is not None:
+        from bioner.data.corpus import load_corpus
+
+        gold_docs = list(load_corpus(corpus, fmt).documents(split))
+    elif gold is not None:
+        gold_docs = read_corpus(gold, fmt, lenient=lenient)
+    else:
+        raise BionerError("give GOLD (a file or folder) or --corpus")
+    if model is not None:
+        gold_docs, pred_docs = _model_predictions(model, gold_docs, head)
+    elif pred is not None:
+        pred_docs = read_corpus(pred, pred_format or fmt, lenient=lenient)
+    else:
+        raise BionerError("give PRED (a file or folder of predictions) or --model")
     train_docs = [d for path in train or [] for d in read_corpus(path, fmt)] if train else None
     result = evaluate_documents(
         gold_docs,
@@ -121,4 +160,5 @@ def evaluate_command(
     )
     Console().print(render(result, examples=examples))
     if json_out is not None:
-        write_json(result, json_out, [gold, pred, *(train or [])])
+        inputs = [p for p in (gold, pred, corpus) if p is not None]
+        write_json(result, json_out, [*inputs, *(train or [])])

@@ -1,0 +1,87 @@
+"""`bioner train`, `bioner predict` and `bioner evaluate --model` on a tiny CoNLL corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import importlib
+from bioner.data.formats import read_documents, write_documents
+from test_tagger import tiny_corpus
+
+cli_app = importlib.import_module("bioner.cli.app")
+
+SMALL = [
+    "--set", "model.embedder.word.dim=16",
+    "--set", "model.embedder.char.hidden=8",
+    "--set", "model.encoder.hidden=16",
+    "--set", "model.encoder.layers=1",
+    "--set", "training.epochs=2",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    for split, seed in (("train", 1), ("devel", 2), ("test", 3)):
+        write_documents(tiny_corpus(10, seed), folder / f"{split}.tsv", "conll")
+    return folder
+
+
+def invoke(*args: str | Path):
+    cli_app._register_commands()
+    return CliRunner().invoke(cli_app.app, [str(a) for a in args])
+
+
+def test_train_predict_evaluate(corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = invoke("train", "saber-baseline", "--corpus", corpus, "-o", run, "--quiet", *SMALL)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_run"] == 2 and 0.0 <= summary["test"]["f1"] <= 1.0
+
+    out = tmp_path / "pred.jsonl"
+    result = invoke("predict", corpus / "test.tsv", "--model", run / "model", "-o", out)
+    assert result.exit_code == 0, result.output
+    predicted = list(read_documents(out))
+    gold = list(read_documents(corpus / "test.tsv"))
+    assert [d.text for d in predicted] == [d.text for d in gold]
+
+    report = tmp_path / "scores.json"
+    result = invoke("evaluate", "--model", run / "model", "--corpus", corpus, "--json", report)
+    assert result.exit_code == 0, result.output
+    scores = json.loads(report.read_text())
+    assert scores["micro"]["tp"] + scores["micro"]["fn"] == sum(len(d.spans) for d in gold)
+
+    # a second training run into the same folder is refused instead of overwriting it
+    result = invoke("train", "saber-baseline", "--corpus", corpus, "-o", run, "--quiet", *SMALL)
+    assert result.exit_code != 0
+    assert "already holds a training run" in str(result.exception)
+
+
+def test_predict_refuses_to_overwrite_its_input(corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert (
+        invoke(
+            "train",
+            "saber-baseline",
+            "--corpus",
+            corpus,
+            "-o",
+            run,
+            "--quiet",
+            *SMALL[:-2],
+            "--set",
+            "training.epochs=1",
+        ).exit_code
+        == 0
+    )
+    target = tmp_path / "input.tsv"
+    target.write_bytes((corpus / "test.tsv").read_bytes())
+    result = invoke("predict", target, "--model", run / "model", "-o", target, "--to", "conll")
+    assert result.exit_code != 0
+    assert "refusing to overwrite" in str(result.exception)
+    assert target.read_bytes() == (corpus / "test.tsv").read_bytes()

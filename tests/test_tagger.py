@@ -1,0 +1,235 @@
+"""End-to-end tagger: every preset builds and trains, a tiny model learns a tiny corpus
+perfectly, saving and loading changes nothing, and a resumed run equals an unbroken one."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from bioner.config import ExperimentConfig, load_config, preset_names
+from bioner.data.document import Document
+from bioner.errors import BionerError
+from bioner.evaluation import evaluate_documents
+from bioner.tagger import Tagger
+from bioner.training.trainer import Trainer
+
+GENES = ["BRCA1", "TP53", "IL-2", "NF-kappaB", "p53", "EGFR"]
+DISEASES = ["breast cancer", "diabetes", "Parkinson disease", "asthma"]
+FILLER = ["the", "patients", "with", "show", "increased", "levels", "of", "in", "and", "no"]
+
+
+def tiny_corpus(count: int, seed: int) -> list[Document]:
+    """Sentences mixing filler words with gene and disease mentions, tagged IOB2."""
+    rng = random.Random(seed)
+    documents = []
+    for index in range(count):
+        words: list[str] = []
+        tags: list[str] = []
+        for _ in range(rng.randint(2, 4)):
+            for _ in range(rng.randint(1, 3)):
+                words.append(rng.choice(FILLER))
+                tags.append("O")
+            kind, pool = rng.choice([("Gene", GENES), ("Disease", DISEASES)])
+            mention = rng.choice(pool).split()
+            words.extend(mention)
+            tags.extend([f"B-{kind}"] + [f"I-{kind}"] * (len(mention) - 1))
+        documents.append(Document.from_tokens(f"d{index}", [words], [tags]))
+    return documents
+
+
+def small_config(**training: object) -> ExperimentConfig:
+    config = load_config(
+        "saber-baseline",
+        [
+            "model.embedder.word.dim=16",
+            "model.embedder.char.char_dim=8",
+            "model.embedder.char.hidden=8",
+            "model.encoder.hidden=16",
+            "model.encoder.layers=1",
+            "model.embedder.dropout=0.0",
+            "training.optimizer='adam'",
+            "training.learning_rate=0.02",
+            "training.batch_size=8",
+            "training.epochs=30",
+        ],
+    )
+    for key, value in training.items():
+        setattr(config.training, key, value)
+    return config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Tagger, list[Document], Path]:
+    torch.manual_seed(0)
+    documents = tiny_corpus(24, seed=1)
+    tagger = Tagger.build(small_config(early_stopping_patience=2), {"default": documents})
+    output = tmp_path_factory.mktemp("run")
+    Trainer(
+        tagger, {"default": documents}, {"default": documents}, output, show_progress=False
+    ).train()
+    return Tagger.load(output / "model"), documents, output
+
+
+def test_tiny_model_learns_tiny_corpus_perfectly(trained) -> None:
+    tagger, documents, output = trained
+    predicted = tagger.predict_documents(documents)
+    result = evaluate_documents(documents, predicted)
+    assert result.micro.f1 == 1.0
+    assert (output / "metrics.jsonl").exists() and (output / "learning_curve.png").exists()
+    assert json.loads((output / "model" / "meta.json").read_text())["dev_f1"] == 1.0
+
+
+def test_predicted_offsets_point_at_the_mention_text(trained) -> None:
+    tagger, documents, _ = trained
+    for gold, predicted in zip(documents, tagger.predict_documents(documents), strict=True):
+        assert [gold.span_text(s) for s in gold.sorted_spans()] == [
+            predicted.span_text(s) for s in predicted.sorted_spans()
+        ]
+        assert all(0.0 < s.score <= 1.0 for s in predicted.spans)
+
+
+def test_save_then_load_gives_bit_identical_predictions(trained, tmp_path: Path) -> None:
+    tagger, documents, _ = trained
+    before = tagger.predict_documents(documents)
+    tagger.save(tmp_path / "copy")
+    after = Tagger.load(tmp_path / "copy").predict_documents(documents)
+    assert [d.spans for d in before] == [d.spans for d in after]  # offsets, labels and scores
+    with pytest.raises(BionerError, match="refusing to overwrite"):
+        tagger.save(tmp_path / "copy")
+
+
+def test_model_directory_holds_no_pickle(trained) -> None:
+    _, _, output = trained
+    files = sorted(p.name for p in (output / "model").iterdir())
+    assert files == ["config.json", "meta.json", "vocab.json", "weights.safetensors"]
+    for path in (output / "model").iterdir():
+        assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
+
+
+def test_loading_a_damaged_model_is_a_clear_error(trained, tmp_path: Path) -> None:
+    tagger, _, _ = trained
+    tagger.save(tmp_path / "m")
+    (tmp_path / "m" / "vocab.json").unlink()
+    with pytest.raises(BionerError, match="missing vocab.json"):
+        Tagger.load(tmp_path / "m")
+    with pytest.raises(BionerError, match="no model directory"):
+        Tagger.load(tmp_path / "nowhere")
+
+
+def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
+    documents = tiny_corpus(12, seed=3)
+
+    def run(output: Path, epochs: int, resume: bool) -> dict[str, torch.Tensor]:
+        torch.manual_seed(5)
+        tagger = Tagger.build(small_config(epochs=epochs, batch_size=4), {"default": documents})
+        Trainer(
+            tagger, {"default": documents}, {"default": documents[:4]}, output, show_progress=False
+        ).train(resume=resume)
+        return tagger.model.state_dict()
+
+    straight = run(tmp_path / "straight", 4, resume=False)
+    run(tmp_path / "broken", 2, resume=False)
+    resumed = run(tmp_path / "broken", 4, resume=True)
+    for key, value in straight.items():
+        assert torch.equal(value, resumed[key]), key
+    lines = (tmp_path / "broken" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_a_second_run_into_the_same_folder_needs_resume(tmp_path: Path) -> None:
+    documents = tiny_corpus(6, seed=4)
+    config = small_config(epochs=1)
+    Trainer(
+        Tagger.build(config, {"default": documents}),
+        {"default": documents},
+        {"default": documents},
+        tmp_path,
+        show_progress=False,
+    ).train()
+    with pytest.raises(BionerError, match="already holds a training run"):
+        Trainer(
+            Tagger.build(config, {"default": documents}),
+            {"default": documents},
+            {"default": documents},
+            tmp_path,
+            show_progress=False,
+        ).train()
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_preset_builds_and_takes_a_training_step(preset: str) -> None:
+    documents = tiny_corpus(6, seed=2)
+    config = load_config(preset)
+    tagger = Tagger.build(config, {"default": documents})
+    sentences = tagger.encode(documents, "default")
+    batch = next(iter(tagger.batches(sentences, batch_size=6)))
+    tagger.model.train()
+    loss = tagger.model.loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss)
+    trainable = [p for p in tagger.model.parameters() if p.requires_grad]
+    assert all(p.grad is not None for p in trainable)
+    predicted = tagger.predict_documents(documents)
+    assert len(predicted) == len(documents)
+
+
+def test_presets_select_the_papers_components() -> None:
+    from bioner.models.embeddings.char_encoders import CharAttention, CharBiLSTM, CharCNN
+    from bioner.models.encoders import BiLSTMEncoder, ResidualBiLSTMEncoder
+
+    documents = tiny_corpus(4, seed=0)
+
+    def model(preset: str):
+        return Tagger.build(load_config(preset), {"default": documents}).model
+
+    assert isinstance(model("saber-baseline").embedder.char, CharBiLSTM)
+    sachan = model("sachan-cnn").embedder.char
+    assert isinstance(sachan, CharCNN) and sachan.out_dim == 1100
+    lyu = model("lyu-attention")
+    assert isinstance(lyu.embedder.char, CharAttention) and lyu.embedder.window is not None
+    assert lyu.hidden is not None
+    deepvar = model("deepvar")
+    assert isinstance(deepvar.encoder, ResidualBiLSTMEncoder)
+    assert deepvar.embedder.char.embedding.embedding_dim == 70
+    assert isinstance(model("saber-vd").encoder, BiLSTMEncoder)
+    assert Tagger.build(load_config("lyu-attention"), {"default": documents}).tags["default"][
+        :3
+    ] == ["O", "B-Disease", "I-Disease"]
+
+
+def test_frozen_word_vectors_do_not_change(tmp_path: Path) -> None:
+    vectors = tmp_path / "vectors.txt"
+    words = sorted({w for w in FILLER + [g for g in GENES] + ["breast", "cancer"]})
+    vectors.write_text(
+        f"{len(words)} 4\n" + "".join(f"{w} 0.1 0.2 0.3 0.4\n" for w in words), encoding="utf-8"
+    )
+    documents = tiny_corpus(6, seed=7)
+    config = small_config(epochs=2)
+    config.model.embedder.word.vectors = str(vectors)
+    config.model.embedder.word.freeze = True
+    tagger = Tagger.build(config, {"default": documents})
+    before = tagger.model.embedder.word.embedding.weight.detach().clone()
+    assert before[tagger.words.id("the")].tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    Trainer(
+        tagger,
+        {"default": documents},
+        {"default": documents},
+        tmp_path / "run",
+        show_progress=False,
+    ).train()
+    assert torch.equal(before, tagger.model.embedder.word.embedding.weight)
+
+
+def test_config_errors_name_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[training]\nlr = 0.1\n")
+    with pytest.raises(BionerError, match=r"bad\.toml.*'training\.lr'"):
+        load_config(bad)
+    with pytest.raises(BionerError, match="presets: .*saber-baseline"):
+        load_config("no-such-preset")
+    with pytest.raises(BionerError, match="model.encoder.layers"):
+        load_config("saber-baseline", ["model.encoder.layers=0"])
