@@ -106,7 +106,8 @@ def write_table(name: str, corpora: list[str], command: str) -> None:
         "",
         "Test split, exact matching (micro). Best epoch chosen on devel. 2-core CPU.",
         "",
-        "| corpus | P | R | F1 | epochs (best) | train s | train sent/s | infer sent/s | peak RSS MB |",
+        "| corpus | P | R | F1 | epochs (best) | train s | train sent/s | infer sent/s "
+        "| peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import importlib
 from bioner.data.formats import read_documents, write_documents
 from test_tagger import tiny_corpus
 

@@ -114,7 +114,7 @@ def test_loading_a_damaged_model_is_a_clear_error(trained, tmp_path: Path) -> No
     tagger, _, _ = trained
     tagger.save(tmp_path / "m")
     (tmp_path / "m" / "vocab.json").unlink()
-    with pytest.raises(BionerError, match="missing vocab.json"):
+    with pytest.raises(BionerError, match=r"missing vocab\.json"):
         Tagger.load(tmp_path / "m")
     with pytest.raises(BionerError, match="no model directory"):
         Tagger.load(tmp_path / "nowhere")
@@ -229,7 +229,7 @@ def test_config_errors_name_the_problem(tmp_path: Path) -> None:
     bad.write_text("[training]\nlr = 0.1\n")
     with pytest.raises(BionerError, match=r"bad\.toml.*'training\.lr'"):
         load_config(bad)
-    with pytest.raises(BionerError, match="presets: .*saber-baseline"):
+    with pytest.raises(BionerError, match=r"presets: .*saber-baseline"):
         load_config("no-such-preset")
-    with pytest.raises(BionerError, match="model.encoder.layers"):
+    with pytest.raises(BionerError, match=r"model\.encoder\.layers"):
         load_config("saber-baseline", ["model.encoder.layers=0"])
