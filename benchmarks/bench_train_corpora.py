@@ -69,6 +69,7 @@ def run_one(args: argparse.Namespace, corpus: str, out_file: Path) -> None:
         "corpus": corpus,
         "preset": args.preset,
         "overrides": overrides,
+        "config": json.loads(config.model_dump_json()),
         "train_sentences": sum(len(d.sentences) for d in splits.train),
         "test_sentences": test["sentences"],
         "epochs_run": result.epochs_run,
