@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import shutil
 import tempfile
 import threading
@@ -135,32 +134,15 @@ class Tagger:
         return normalize_word(word, self._lowercase, self._digits)
 
     def encode(
-        self,
-        documents: Sequence[Document],
-        head: str | None = None,
-        *,
-        unk_replace_prob: float = 0.0,
-        replaceable: frozenset[int] = frozenset(),
-        rng: random.Random | None = None,
+        self, documents: Sequence[Document], head: str | None = None
     ) -> list[EncodedSentence]:
-        """Every sentence of the documents as ids (with gold tag ids when `head` is given).
-
-        Word ids in `replaceable` (the training singletons) become UNK with probability
-        `unk_replace_prob`, so the model learns an UNK embedding (Lample et al. §4).
-        """
+        """Every sentence of the documents as ids (with gold tag ids when `head` is given)."""
         encoded: list[EncodedSentence] = []
         tag_index = self._tag_index[head] if head is not None else None
-        unk = self.words.id(UNK)
-        rng = rng or random.Random(0)
         for document in documents:
             for sentence in document.sentences:
                 words = sentence.words
                 ids = self.words.ids(self.normalize(w) for w in words)
-                if unk_replace_prob and replaceable:
-                    ids = [
-                        unk if i in replaceable and rng.random() < unk_replace_prob else i
-                        for i in ids
-                    ]
                 tag_ids = None
                 if tag_index is not None:
                     tags = document.sentence_tags(sentence, self.scheme)
@@ -249,10 +231,14 @@ class Tagger:
         return results_docs
 
     def annotate(self, text_or_documents: str | Document | Iterable[str | Document]):
-        """Tag raw text (tokenized by bioner.text) or Documents; returns the same shape."""
-        from bioner.text import Tokenizer
+        """Tag raw text (tokenized by bioner.text) or Documents; returns the same shape.
 
-        tokenizer = Tokenizer()
+        Raw text is tokenized as the training data was (`config.data.tokenizer`): a variant
+        model (DeepVar) needs the variant-aware tokens it was trained on.
+        """
+        from bioner.text import Tokenizer, VariantTokenizer
+
+        tokenizer = VariantTokenizer() if self.config.data.tokenizer == "variant" else Tokenizer()
 
         def as_document(item: str | Document, index: int) -> Document:
             if isinstance(item, Document):

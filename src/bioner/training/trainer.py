@@ -2,9 +2,10 @@
 
 One loop serves single-corpus training and multi-task training (Saber §2.7): every head
 (corpus) is visited once per epoch in random order, each updating the shared layers and its
-own decoder. Dev F1 (exact, micro) is averaged over heads; it drives early stopping and
-learning-rate annealing. Each epoch ends with a resumable `last` checkpoint; the best model
-so far is also saved as a ready-to-load model directory.
+own decoder (`multitask_sampling` can interleave corpora instead, see
+`bioner.training.multitask`). Dev F1 (exact, micro) is averaged over heads; it drives early
+stopping and learning-rate annealing. Each epoch ends with a resumable `last` checkpoint;
+the best model so far is also saved as a ready-to-load model directory.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bioner.data.document import Document
+from bioner.encoding.batching import EncodedSentence
+from bioner.encoding.vocabulary import UNK
 from bioner.errors import BionerError
 from bioner.evaluation import evaluate_documents
 from bioner.tagger import Tagger
 from bioner.training.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
 from bioner.training.metrics_log import MetricsLog
+from bioner.training.multitask import multitask_schedule
 from bioner.training.optimizers import build_optimizer, clip_gradients
 from bioner.training.plots import plot_learning_curve
 from bioner.training.schedules import EarlyStopping, PlateauAnnealer
@@ -91,8 +95,31 @@ class Trainer:
         if limit is not None:
             self.train_docs = {h: _first_sentences(d, limit) for h, d in self.train_docs.items()}
         self._singletons = self._training_singletons()
+        self._encoded: dict[str, list[EncodedSentence]] = {}
 
     # ------------------------------------------------------------------ helpers
+    def _epoch_sentences(
+        self, head: str, unk_replace_prob: float, rng: random.Random
+    ) -> list[EncodedSentence]:
+        """The head's training sentences as ids (encoded once), singletons → UNK at random."""
+        encoded = self._encoded.get(head)
+        if encoded is None:
+            encoded = self._encoded[head] = self.tagger.encode(self.train_docs[head], head)
+        if not unk_replace_prob or not self._singletons:
+            return encoded
+        unk, singletons = self.tagger.words.id(UNK), self._singletons
+        return [
+            EncodedSentence(
+                s.words,
+                [
+                    unk if i in singletons and rng.random() < unk_replace_prob else i
+                    for i in s.word_ids
+                ],
+                s.tag_ids,
+            )
+            for s in encoded
+        ]
+
     def _training_singletons(self) -> frozenset[int]:
         counts: Counter[int] = Counter()
         for documents in self.train_docs.values():
@@ -181,29 +208,37 @@ class Trainer:
                 rng.shuffle(heads)
                 losses: list[float] = []
                 sentences_seen = 0
+                per_head: dict[str, list[Any]] = {}
                 for head in heads:
-                    encoded = self.tagger.encode(
-                        self.train_docs[head],
-                        head,
-                        unk_replace_prob=word_config.unk_replace_prob,
-                        replaceable=self._singletons,
-                        rng=rng,
+                    encoded = self._epoch_sentences(head, word_config.unk_replace_prob, rng)
+                    per_head[head] = list(
+                        self.tagger.batches(encoded, rng=rng, **self._batch_options())
                     )
-                    batches = list(self.tagger.batches(encoded, rng=rng, **self._batch_options()))
-                    task = progress.add_task(f"epoch {epoch} {head}", total=len(batches))
-                    for batch in batches:
-                        batch = batch.to(device)
-                        optimizer.zero_grad(set_to_none=True)
-                        loss = model.loss(batch, head)
-                        loss.backward()
-                        if config.clip_grad_norm:
-                            clip_gradients(model.parameters(), config.clip_grad_norm)
-                        optimizer.step()
-                        losses.append(loss.item())
-                        sentences_seen += len(batch.order)
-                        state["step"] += 1
-                        progress.advance(task)
-                    progress.remove_task(task)
+                schedule = multitask_schedule(
+                    {head: len(batches) for head, batches in per_head.items()},
+                    config.multitask_sampling,
+                    rng,
+                    temperature=config.sampling_temperature,
+                    order=heads,
+                )
+                cursors = dict.fromkeys(per_head, 0)
+                task = progress.add_task(f"epoch {epoch}", total=len(schedule))
+                for head in schedule:
+                    batches = per_head[head]
+                    # Temperature sampling may ask a corpus for more batches than it has: cycle.
+                    batch = batches[cursors[head] % len(batches)].to(device)
+                    cursors[head] += 1
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = model.loss(batch, head)
+                    loss.backward()
+                    if config.clip_grad_norm:
+                        clip_gradients(model.parameters(), config.clip_grad_norm)
+                    optimizer.step()
+                    losses.append(loss.item())
+                    sentences_seen += len(batch.order)
+                    state["step"] += 1
+                    progress.update(task, advance=1, description=f"epoch {epoch} {head}")
+                progress.remove_task(task)
                 seconds = time.perf_counter() - started
                 state["train_seconds"] += seconds
                 state["train_sentences"] += sentences_seen
