@@ -80,6 +80,8 @@ def test_tiny_model_learns_tiny_corpus_perfectly(trained) -> None:
     result = evaluate_documents(documents, predicted)
     assert result.micro.f1 == 1.0
     assert (output / "metrics.jsonl").exists() and (output / "learning_curve.png").exists()
+    for tag in ("last", "best"):  # resumable checkpoints: model, optimizer, RNG, trainer state
+        assert (output / "checkpoint" / tag / "trainer_state.json").is_file()
     assert json.loads((output / "model" / "meta.json").read_text())["dev_f1"] == 1.0
 
 

@@ -251,6 +251,7 @@ class Trainer:
                     "seconds": seconds,
                     "sentences_per_second": sentences_seen / seconds if seconds else 0.0,
                 }
+                improved = False
                 if epoch % config.eval_every_epochs == 0 or epoch == config.epochs:
                     per_head = dev_f1(self.tagger, self.dev_docs)
                     mean_f1 = sum(per_head.values()) / len(per_head)
@@ -261,6 +262,7 @@ class Trainer:
                             {"best_epoch": epoch, "dev_f1": mean_f1, "dev_f1_per_corpus": per_head}
                         )
                         self.tagger.save(self.output_dir / "model", overwrite=True)
+                        improved = True
                     reasons = []
                     if annealer is not None and annealer.step(mean_f1, optimizer):
                         reasons.append("learning rate annealed below the minimum")
@@ -276,6 +278,8 @@ class Trainer:
                 if stopper is not None:
                     state["stopper"] = stopper.state_dict()
                 save_checkpoint(checkpoint_dir, model, optimizer, state, tag="last")
+                if improved:
+                    save_checkpoint(checkpoint_dir, model, optimizer, state, tag="best")
                 if self.on_epoch is not None:
                     self.on_epoch(record)
                 if stopped_because != "max epochs":
