@@ -101,6 +101,15 @@ class TrainingConfig(BaseModel):
     max_train_sentences: PositiveInt | None = Field(
         None, description="Use only the first N training sentences (learning curves)."
     )
+    multitask_sampling: Literal["sequential", "proportional", "temperature"] = Field(
+        "sequential",
+        description="How a multi-corpus epoch visits its corpora: 'sequential' = each corpus "
+        "once, in random order (Saber §2.7); 'proportional' = all batches interleaved at "
+        "random; 'temperature' = each step draws a corpus with p ∝ size^(1/T).",
+    )
+    sampling_temperature: float = Field(
+        1.0, gt=0.0, description="T of 'temperature' sampling (1 = proportional, large = uniform)."
+    )
 
     # --- schedule --------------------------------------------------------------------------
     early_stopping_patience: PositiveInt | None = Field(
