@@ -1,4 +1,9 @@
-"""`bioner train`: train a tagger from a preset or config file, then score it on test."""
+"""`bioner train`: train a tagger from a preset or config file, then score it on test.
+
+Several `--corpus` folders train one multi-task model (Saber §2.7): shared embedder and
+encoder, one decoder head per corpus named after its folder; a single corpus keeps the head
+name `default`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from bioner.config import load_config
+from bioner.config import ExperimentConfig, load_config
 from bioner.data.atomic import atomic_write
+from bioner.data.document import Document
 from bioner.errors import BionerError
 
 console = Console(stderr=True)
@@ -19,7 +25,11 @@ def train_command(
     config: str = typer.Argument(
         ..., help="Preset name (e.g. saber-baseline) or a TOML/JSON file."
     ),
-    corpus: str | None = typer.Option(None, help="Corpus folder with train/devel/test files."),
+    corpus: list[str] = typer.Option(
+        [],
+        help="Corpus folder with train/devel/test files; repeat for a multi-task model with "
+        "one decoder head per corpus (head name = folder name).",
+    ),
     train: str | None = typer.Option(None, help="Training file (overrides the corpus)."),
     dev: str | None = typer.Option(None, help="Development file."),
     test: str | None = typer.Option(None, help="Test file, scored with the best model."),
@@ -31,41 +41,76 @@ def train_command(
     init_from: Path | None = typer.Option(
         None, help="Start from a trained model: keep all but the decoder (transfer learning)."
     ),
+    init_directions: str = typer.Option(
+        "both",
+        help="With --init-from: LSTM directions to keep — forward (LM_f), backward (LM_b) or "
+        "both (BiLM), Sachan Table 3; `bioner pretrain bilm` makes such a run directory.",
+    ),
+    label_map: list[str] = typer.Option(
+        [], "--label-map", help="Rename an entity type in every corpus, e.g. GGP=GENE."
+    ),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Train a tagger; the best epoch on dev is saved as OUTPUT/model."""
-    from bioner.tagger import Tagger
+    from bioner.pretraining.bilm_transfer import tagger_from_pretrained
+    from bioner.tagger import DEFAULT_HEAD, Tagger
     from bioner.training.data import load_splits
     from bioner.training.evaluation import score_split
     from bioner.training.trainer import Trainer
-    from bioner.training.transfer import tagger_from_source
 
     experiment = load_config(config, overrides)
-    for name, value in (("corpus", corpus), ("train", train), ("dev", dev), ("test", test)):
-        if value is not None:
-            setattr(experiment.data, name, value)
-    splits = load_splits(experiment.data)
-    if not splits.dev:
-        raise BionerError(
-            "no dev documents: give --dev, a corpus with a devel split, or "
-            "--set data.dev_fraction=0.1"
-        )
-    if init_from is not None:
-        tagger = tagger_from_source(init_from, experiment, {"default": splits.train})
+    for assignment in label_map:
+        source, sep, target = assignment.partition("=")
+        if not sep or not source or not target:
+            raise BionerError(f"--label-map {assignment!r}: expected SOURCE=TARGET")
+        experiment.data.label_map = {**experiment.data.label_map, source: target}
+    if len(corpus) > 1:
+        train_docs, dev_docs, test_docs = _multitask_splits(experiment, corpus, train, dev, test)
     else:
-        tagger = Tagger.build(experiment, {"default": splits.train})
-    tagger.meta["corpora"] = {
-        "train": experiment.data.train or experiment.data.corpus,
-        "dev": experiment.data.dev or experiment.data.corpus,
-    }
+        for name, value in (
+            ("corpus", corpus[0] if corpus else None),
+            ("train", train),
+            ("dev", dev),
+            ("test", test),
+        ):
+            if value is not None:
+                setattr(experiment.data, name, value)
+        splits = load_splits(experiment.data)
+        if not splits.dev:
+            raise BionerError(
+                "no dev documents: give --dev, a corpus with a devel split, or "
+                "--set data.dev_fraction=0.1"
+            )
+        train_docs = {DEFAULT_HEAD: splits.train}
+        dev_docs = {DEFAULT_HEAD: splits.dev}
+        test_docs = {DEFAULT_HEAD: splits.test} if splits.test else {}
+    if init_from is not None:
+        tagger = tagger_from_pretrained(
+            init_from,
+            experiment,
+            train_docs,
+            directions=init_directions,  # type: ignore[arg-type]
+        )
+    else:
+        tagger = Tagger.build(experiment, train_docs)
+    tagger.meta["corpora"] = (
+        {head: corpus[i] for i, head in enumerate(train_docs)}
+        if len(corpus) > 1
+        else {
+            "train": experiment.data.train or experiment.data.corpus,
+            "dev": experiment.data.dev or experiment.data.corpus,
+        }
+    )
     console.print(
-        f"training [bold]{experiment.name}[/] on {sum(len(d.sentences) for d in splits.train)} "
-        f"sentences (dev {sum(len(d.sentences) for d in splits.dev)}) → {output}"
+        f"training [bold]{experiment.name}[/] on "
+        f"{sum(len(d.sentences) for docs in train_docs.values() for d in docs)} sentences "
+        f"(dev {sum(len(d.sentences) for docs in dev_docs.values() for d in docs)}, "
+        f"heads {', '.join(train_docs)}) → {output}"
     )
     trainer = Trainer(
         tagger,
-        {"default": splits.train},
-        {"default": splits.dev},
+        train_docs,
+        dev_docs,
         output,
         show_progress=not quiet,
         on_epoch=lambda r: console.print(
@@ -87,13 +132,49 @@ def train_command(
         "train_sentences_per_second": result.train_sentences_per_second,
         "peak_rss_mb": result.peak_rss_mb,
     }
-    if splits.test:
+    if test_docs:
         best = Tagger.load(output / "model")
-        scores = score_split(best, splits.test)
-        summary["test"] = scores
-        console.print(
-            f"test exact P/R/F1: {100 * scores['precision']:.2f} / {100 * scores['recall']:.2f} "
-            f"/ {100 * scores['f1']:.2f}"
-        )
+        per_head = {head: score_split(best, docs, head) for head, docs in test_docs.items()}
+        if len(corpus) > 1:
+            summary["test_per_corpus"] = per_head
+        else:
+            summary["test"] = per_head[DEFAULT_HEAD]
+        for head, scores in per_head.items():
+            console.print(
+                f"test {'' if head == DEFAULT_HEAD else head + ' '}exact P/R/F1: "
+                f"{100 * scores['precision']:.2f} / {100 * scores['recall']:.2f} "
+                f"/ {100 * scores['f1']:.2f}"
+            )
     with atomic_write(output / "summary.json") as handle:
         handle.write(json.dumps(summary, indent=2))
+
+
+def _multitask_splits(
+    experiment: ExperimentConfig,
+    corpora: list[str],
+    train: str | None,
+    dev: str | None,
+    test: str | None,
+) -> tuple[dict[str, list[Document]], dict[str, list[Document]], dict[str, list[Document]]]:
+    """Train/dev/test documents per head for a multi-task run: one head per corpus folder."""
+    from bioner.training.data import load_splits
+
+    if train or dev or test:
+        raise BionerError("--train/--dev/--test apply to one corpus; give folders via --corpus")
+    heads = [Path(path).name for path in corpora]
+    if len(set(heads)) != len(heads):
+        raise BionerError(f"corpus folder names must differ (they name the heads): {heads}")
+    train_docs: dict[str, list[Document]] = {}
+    dev_docs: dict[str, list[Document]] = {}
+    test_docs: dict[str, list[Document]] = {}
+    for head, path in zip(heads, corpora, strict=True):
+        data = experiment.data.model_copy(update={"corpus": path})
+        splits = load_splits(data)
+        if not splits.dev:
+            raise BionerError(
+                f"{path}: no devel split; add --set data.dev_fraction=0.1 to hold one out"
+            )
+        train_docs[head], dev_docs[head] = splits.train, splits.dev
+        if splits.test:
+            test_docs[head] = splits.test
+    return train_docs, dev_docs, test_docs
