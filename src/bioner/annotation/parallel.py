@@ -1,0 +1,195 @@
+"""Annotation with N worker processes, constant memory, results in input order.
+
+One job: spread the batches of `pipeline.batched` over worker processes started with the
+'spawn' context (no forked copies of the parent's torch state), each of which loads the model
+once from its path — models never travel between processes. Messages are JSON strings (text
+and passage ends out; spans and token offsets back), so nothing but plain strings crosses a
+process boundary. At most `2 × workers` batches are in flight; finished batches wait in a
+reorder buffer (bounded by the same number) until every earlier batch is out, so output order
+equals input order and memory does not grow with the input.
+
+Each worker runs torch with one intra-op thread: N single-threaded processes use N cores
+without oversubscribing them.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import queue
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from bioner.annotation.pipeline import batched, finish
+from bioner.data.document import Document, Sentence, Span, Token
+from bioner.errors import BionerError
+
+_POLL_SECONDS = 0.5
+_JOIN_SECONDS = 5.0
+
+
+def _worker(model: str, tokenizer_name: str, tasks: Any, results: Any) -> None:
+    """Worker loop: load the model, then tag JSON task batches until a None arrives."""
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        from bioner.tagger import Tagger
+        from bioner.training.data import make_tokenizer
+
+        tagger = Tagger.load(model)
+        tokenizer = make_tokenizer(tokenizer_name)
+    except BaseException as error:  # reported to the parent, which stops the run
+        results.put(json.dumps({"fatal": f"worker could not start: {error}"}))
+        return
+    while True:
+        message = tasks.get()
+        if message is None:
+            return
+        task = json.loads(message)
+        try:
+            documents = [_document(item, tokenizer) for item in task["docs"]]
+            predicted = tagger.predict_documents(documents)
+            payload = [
+                {
+                    "spans": [[s.start, s.end, s.label, s.score] for s in d.spans],
+                    "sentences": [[[t.start, t.end] for t in s.tokens] for s in d.sentences],
+                }
+                for d in predicted
+            ]
+            results.put(json.dumps({"seq": task["seq"], "docs": payload}))
+        except Exception as error:  # one bad batch must not kill the worker
+            results.put(json.dumps({"seq": task["seq"], "error": str(error)}))
+
+
+def _document(item: list[Any], tokenizer: Any) -> Document:
+    """A task item `[text, breaks, sentences | None]` as a tokenized document."""
+    text, breaks, offsets = item
+    if offsets is not None:
+        sentences = [Sentence([Token(text[s:e], s, e) for s, e in tokens]) for tokens in offsets]
+    else:
+        sentences = tokenizer.tokenize(text, boundaries=breaks) if text else []
+    return Document(id="task", text=text, sentences=sentences)
+
+
+def _task(seq: int, batch: list[Document]) -> str:
+    """A batch as JSON: each document's text, forced sentence breaks and given sentences."""
+    docs = [
+        [
+            d.text,
+            [p.end for p in d.passages],
+            [[[t.start, t.end] for t in s.tokens] for s in d.sentences] if d.sentences else None,
+        ]
+        for d in batch
+    ]
+    return json.dumps({"seq": seq, "docs": docs}, ensure_ascii=False)
+
+
+def _merge(document: Document, result: dict[str, Any]) -> Document:
+    """The original document with the worker's sentences and spans."""
+    text = document.text
+    sentences = document.sentences or [
+        Sentence([Token(text[s:e], s, e) for s, e in tokens]) for tokens in result["sentences"]
+    ]
+    spans = [Span(s, e, label, score) for s, e, label, score in result["spans"]]
+    merged = document.with_spans(spans)
+    merged.sentences = sentences
+    return merged
+
+
+def annotate_parallel(
+    model: str,
+    documents: Iterable[Document],
+    *,
+    workers: int,
+    batch_size: int = 32,
+    max_batch_chars: int = 200_000,
+    types: frozenset[str] | None = None,
+    tokenizer_name: str = "default",
+) -> Iterator[Document]:
+    """Annotated documents in input order, tagged by `workers` processes loading `model`.
+
+    Documents that arrive with sentences (CoNLL, JSONL with `sentences`) keep them; others are
+    tokenized in the workers.
+    """
+    if workers < 1:
+        raise BionerError(f"--workers must be at least 1, got {workers}")
+    context = multiprocessing.get_context("spawn")
+    limit = 2 * workers
+    tasks = context.Queue(maxsize=limit)
+    results = context.Queue(maxsize=limit)
+    processes = [
+        context.Process(target=_worker, args=(model, tokenizer_name, tasks, results), daemon=True)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    pending: dict[int, list[Document]] = {}
+    finished: dict[int, list[dict[str, Any]]] = {}
+    next_out = 0
+
+    def receive(block: bool) -> None:
+        while True:
+            try:
+                message = results.get(timeout=_POLL_SECONDS) if block else results.get_nowait()
+            except queue.Empty:
+                if not block:
+                    return
+                dead = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+                if dead or not any(p.is_alive() for p in processes):
+                    raise BionerError(
+                        f"an annotation worker stopped unexpectedly (exit code {dead[0]})"
+                        if dead
+                        else "all annotation workers stopped"
+                    ) from None
+                continue
+            reply = json.loads(message)
+            if "fatal" in reply:
+                raise BionerError(reply["fatal"])
+            if "error" in reply:
+                raise BionerError(f"annotation failed: {reply['error']}")
+            finished[reply["seq"]] = reply["docs"]
+            if not block:
+                continue
+            return
+
+    def ready() -> Iterator[Document]:
+        nonlocal next_out
+        while next_out in finished:
+            originals = pending.pop(next_out)
+            for document, result in zip(originals, finished.pop(next_out), strict=True):
+                yield finish(_merge(document, result), types)
+            next_out += 1
+
+    try:
+        for seq, batch in enumerate(batched(documents, batch_size, max_batch_chars)):
+            while len(pending) >= limit:
+                receive(block=True)
+                yield from ready()
+            tasks.put(_task(seq, batch))
+            pending[seq] = batch
+            receive(block=False)
+            yield from ready()
+        while pending:
+            receive(block=True)
+            yield from ready()
+    finally:
+        _stop(processes, tasks)
+
+
+def _stop(processes: list[Any], tasks: Any) -> None:
+    """Ask every worker to finish, then make sure none is left running."""
+    for process in processes:
+        if process.is_alive():
+            try:
+                tasks.put(None, timeout=_POLL_SECONDS)
+            except queue.Full:
+                break
+    for process in processes:
+        process.join(timeout=_JOIN_SECONDS)
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=_JOIN_SECONDS)
+
+
+__all__ = ["annotate_parallel"]

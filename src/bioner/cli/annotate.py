@@ -1,0 +1,169 @@
+"""`bioner annotate`: tag real text — arguments, files, folders or stdin — in a stream.
+
+One job: wire the command-line options to `bioner.annotation` (input discovery, streaming
+batches or worker processes, writers). A bad input costs one error line and the rest still
+runs; the command ends with a summary and exit status 1 when anything failed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from bioner.errors import BionerError
+
+_MAX_LISTED_FAILURES = 20
+
+
+def _check_model(model: str) -> None:
+    """A clear error for the bundled default model when none is bundled yet."""
+    from bioner.models.registry import bundled_model_names
+
+    if model == "default" and not Path(model).is_dir() and "default" not in bundled_model_names():
+        raise BionerError(
+            'no bundled model is installed yet ("default"); train one with `bioner train` '
+            "and pass its directory with --model PATH"
+        )
+
+
+def annotate_command(
+    inputs: list[str] = typer.Argument(
+        None,
+        metavar="[TEXT|FILE|DIR|-]...",
+        help="Text to tag, files, folders (searched recursively) or - for stdin.",
+    ),
+    model: str = typer.Option("default", "--model", "-m", help="Model directory or bundled name."),
+    from_format: str | None = typer.Option(
+        None,
+        "--from",
+        help="Input format: text, pubtator, bioc-xml, bioc-json, jsonl, conll, brat "
+        "(default: from each file's suffix, else text).",
+    ),
+    lines: bool = typer.Option(False, "--lines", help="Plain text: one document per line."),
+    extensions: list[str] = typer.Option(
+        [],
+        "--ext",
+        help="File endings to pick up in folders (default: .txt .pubtator .xml .json .jsonl).",
+    ),
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        help="terminal, json, jsonl, pubtator, bioc-xml, bioc-json, brat, conll "
+        "(default: terminal on a TTY, else from --output's suffix, else jsonl).",
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Output file (BRAT: folder); written atomically."
+    ),
+    types: list[str] = typer.Option(
+        [], "--types", "-t", help="Keep only these entity types (comma-separated or repeated)."
+    ),
+    batch_size: int = typer.Option(32, "--batch-size", help="Documents per prediction batch."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", help="Worker processes (each loads the model)."
+    ),
+    tokenizer: str = typer.Option("default", help="default or variant (DeepVar tokens)."),
+) -> None:
+    """Annotate text with a trained model and write the entities with exact character offsets."""
+    from bioner.annotation.output import choose_format, write_output
+    from bioner.annotation.pipeline import (
+        DEFAULT_EXTENSIONS,
+        Failure,
+        annotate_stream,
+        check_types,
+        input_paths,
+        iter_documents,
+        model_labels,
+        resolve_sources,
+    )
+    from bioner.data.atomic import refuse_inputs
+    from bioner.data.document import Document
+    from bioner.training.data import make_tokenizer
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if not inputs:
+        if sys.stdin.isatty():
+            raise BionerError("nothing to annotate: give text, files, folders, or - for stdin")
+        inputs = ["-"]
+    if batch_size < 1:
+        raise BionerError(f"--batch-size must be at least 1, got {batch_size}")
+    if workers < 1:
+        raise BionerError(f"--workers must be at least 1, got {workers}")
+    if tokenizer not in ("default", "variant"):
+        raise BionerError(f"--tokenizer must be default or variant, got {tokenizer!r}")
+    fmt = choose_format(to, output, sys.stdout.isatty())
+    sources_given = input_paths(inputs)
+    if output is not None:
+        refuse_inputs(output, sources_given)
+    _check_model(model)
+
+    failures: list[Failure] = []
+
+    def report(failure: Failure) -> None:
+        failures.append(failure)
+        err.print(f"[bold red]error:[/] {failure}", markup=True)
+
+    from bioner.tagger import Tagger
+
+    tagger = Tagger.load(model)  # also validates the model before any worker starts
+    labels = model_labels(tagger)
+    wanted = check_types(types or None, labels)
+    found = resolve_sources(
+        inputs, fmt=from_format, extensions=extensions or DEFAULT_EXTENSIONS, on_error=report
+    )
+    head = list(itertools.islice(found, 2))  # peek: is this one plain-text document?
+    single = len(head) == 1 and head[0].fmt == "text" and not lines and not failures
+    documents = iter_documents(itertools.chain(head, found), lines=lines, on_error=report)
+    if workers > 1:
+        from bioner.annotation.parallel import annotate_parallel
+
+        del tagger  # the workers load their own copies
+        annotated = annotate_parallel(
+            model,
+            documents,
+            workers=workers,
+            batch_size=batch_size,
+            types=wanted,
+            tokenizer_name=tokenizer,
+        )
+    else:
+        annotated = annotate_stream(
+            tagger,
+            documents,
+            batch_size=batch_size,
+            types=wanted,
+            tokenizer=make_tokenizer(tokenizer),
+        )
+    counts = {"documents": 0, "mentions": 0}
+
+    def counted() -> Iterator[Document]:
+        for document in annotated:
+            counts["documents"] += 1
+            counts["mentions"] += len(document.spans)
+            yield document
+
+    write_output(
+        counted(),
+        fmt,
+        output=output,
+        stream=sys.stdout,
+        inputs=sources_given,
+        single=single,
+        labels=sorted(wanted) if wanted else labels,
+    )
+    where = f" → {output}" if output is not None else ""
+    err.print(
+        f"annotated {counts['documents']} document(s), {counts['mentions']} mention(s){where}",
+        style="dim",
+    )
+    if failures:
+        err.print(f"[bold red]{len(failures)} input(s) failed:[/]", markup=True)
+        for failure in failures[:_MAX_LISTED_FAILURES]:
+            err.print(f"  {failure}")
+        if len(failures) > _MAX_LISTED_FAILURES:
+            err.print(f"  … and {len(failures) - _MAX_LISTED_FAILURES} more")
+        raise typer.Exit(1)
