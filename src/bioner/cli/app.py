@@ -44,6 +44,10 @@ def _register_commands() -> None:
     app.command("train")(train.train_command)
     app.command("evaluate")(evaluate.evaluate_command)
     app.command("predict")(predict.predict_command)
+    from bioner.cli import annotate, serve
+
+    app.command("annotate")(annotate.annotate_command)
+    app.command("serve")(serve.serve_command)
 
 
 def main() -> None:
