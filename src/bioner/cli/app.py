@@ -38,9 +38,10 @@ def _register_commands() -> None:
     if _registered:
         return
     _registered = True
-    from bioner.cli import corpus, evaluate, predict, train
+    from bioner.cli import corpus, evaluate, predict, pretrain, train
 
     app.add_typer(corpus.app, name="corpus")
+    app.add_typer(pretrain.app, name="pretrain")
     app.command("train")(train.train_command)
     app.command("evaluate")(evaluate.evaluate_command)
     app.command("predict")(predict.predict_command)
