@@ -1,20 +1,39 @@
-"""Transfer learning (Saber §2.7, Sachan §2.5): start from a trained model's weights.
+"""Transfer learning (Saber §2.4/§2.7, Sachan §2.5): start from a trained model's weights.
 
 Every layer but the decoder heads is copied; heads are created fresh for the target's tag
-set, and the optimizer starts anew (the Trainer builds a new one). The target keeps the
-source's vocabularies, so that every copied embedding row still means the same word: words
-the source never saw map to UNK, as they would for the source model itself.
+set, and the optimizer starts anew (the Trainer builds a new one), as Saber §2.7 describes.
+The architecture (model config) is the source's, so that every copied tensor fits.
+
+Vocabularies: the source's words and characters keep their ids (and so their trained
+embedding rows); words and characters that only the target's training documents contain
+are appended with freshly initialised rows. Saber's source model had pretrained word
+vectors covering nearly every word; without that, mapping every target-only word to UNK
+(the source vocabulary alone) would hide exactly the target corpus's entity names.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import torch
+
 from bioner.config import ExperimentConfig
 from bioner.data.document import Document
+from bioner.encoding.vocabulary import Vocabulary
+from bioner.errors import BionerError
 from bioner.models.tagger import TaggerModel
 from bioner.tagger import Tagger, tag_set
+
+
+def _extended(source: Vocabulary, counts: Counter[str], min_count: int) -> Vocabulary:
+    """The source vocabulary (same ids) plus target items it lacks, frequent first."""
+    new = sorted(
+        (item for item, n in counts.items() if n >= min_count and item not in source),
+        key=lambda item: (-counts[item], item),
+    )
+    return Vocabulary([*source.items[len(source.specials) :], *new], source.specials)
 
 
 def tagger_from_source(
@@ -25,14 +44,43 @@ def tagger_from_source(
     """A new Tagger for `training`'s heads whose shared layers come from `source_path`."""
     source = Tagger.load(source_path)
     experiment = experiment.model_copy(update={"model": source.config.model})
+    word_counts: Counter[str] = Counter()
+    char_counts: Counter[str] = Counter()
+    for documents in training.values():
+        for document in documents:
+            for sentence in document.sentences:
+                for word in sentence.words:
+                    word_counts[source.normalize(word)] += 1
+                    char_counts.update(word)
+    words = _extended(source.words, word_counts, experiment.model.embedder.word.min_count)
+    chars = _extended(source.chars, char_counts, 1)
     tags = {
         head: tag_set({s.label for d in documents for s in d.spans}, experiment.model.tag_scheme)
         for head, documents in training.items()
     }
-    model = TaggerModel(experiment.model, len(source.words), len(source.chars), tags)
-    shared = {k: v for k, v in source.model.state_dict().items() if not k.startswith("heads.")}
+    model = TaggerModel(experiment.model, len(words), len(chars), tags)
+    target_state = model.state_dict()
+    shared: dict[str, torch.Tensor] = {}
+    for key, value in source.model.state_dict().items():
+        if key.startswith("heads."):
+            continue
+        fresh = target_state.get(key)
+        if fresh is None:
+            raise BionerError(f"{source_path}: weight {key} has no place in the new model")
+        if fresh.shape == value.shape:
+            shared[key] = value
+        elif fresh.shape[1:] == value.shape[1:] and fresh.shape[0] > value.shape[0]:
+            # An embedding table that grew: source rows first, fresh rows for new items.
+            grown = fresh.clone()
+            grown[: value.shape[0]] = value
+            shared[key] = grown
+        else:
+            raise BionerError(
+                f"{source_path}: weight {key} has shape {tuple(value.shape)}, "
+                f"the new model needs {tuple(fresh.shape)}"
+            )
     missing, unexpected = model.load_state_dict(shared, strict=False)
-    assert not unexpected, unexpected
-    assert all(k.startswith("heads.") for k in missing), missing
+    if unexpected or any(not k.startswith("heads.") for k in missing):
+        raise BionerError(f"{source_path}: weights do not fit the model ({missing[:3]})")
     meta = {"init_from": str(source_path), "init_from_meta": source.meta}
-    return Tagger(experiment, source.words, source.chars, tags, model, meta)
+    return Tagger(experiment, words, chars, tags, model, meta)

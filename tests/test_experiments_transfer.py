@@ -1,0 +1,45 @@
+"""Transfer learning (`--init-from`): shared layers copied, heads fresh, vocabulary extended so
+target-only words get their own rows instead of UNK."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bioner.tagger import Tagger
+from bioner.training.trainer import Trainer
+from bioner.training.transfer import tagger_from_source
+from test_multitask import DISEASES, GENES, one_type_corpus
+from test_tagger import small_config
+
+
+def test_transfer_keeps_shared_weights_extends_vocabulary_and_resets_heads(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source_docs = one_type_corpus("Gene", GENES, 8, 1)
+    config = small_config(epochs=1, num_threads=1)
+    source = Tagger.build(config, {"default": source_docs})
+    Trainer(
+        source,
+        {"default": source_docs},
+        {"default": source_docs},
+        tmp_path / "src",
+        show_progress=False,
+    ).train()
+    trained = Tagger.load(tmp_path / "src" / "model")
+    target_docs = one_type_corpus("Disease", DISEASES, 8, 2)
+    target = tagger_from_source(tmp_path / "src" / "model", config, {"diseases": target_docs})
+    assert target.tags == {"diseases": ["O", "B-Disease", "I-Disease"]}
+    # Source words keep their ids and rows; target-only words are appended, not UNK.
+    assert target.words.items[: len(trained.words)] == trained.words.items
+    assert "asthma" in target.words and "asthma" not in trained.words
+    old = trained.model.state_dict()
+    new = target.model.state_dict()
+    rows = len(trained.words)
+    key = next(k for k in old if k.startswith("embedder.word"))
+    assert torch.equal(new[key][:rows], old[key]) and new[key].shape[0] > rows
+    for name, value in old.items():
+        if not name.startswith(("heads.", "embedder.word", "embedder.char.embedding")):
+            assert torch.equal(new[name], value), name
+    assert not any(k.startswith("heads.default") for k in new)
+    assert target.meta["init_from"].endswith("model")
