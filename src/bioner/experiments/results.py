@@ -1,0 +1,93 @@
+"""A run set on disk: `results.json` with every run's record, the F1 summary, and a comparison.
+
+An experiment's output folder holds `runs/<run id>.json` (one per fold/seed, written as each
+finishes) and, once all are done, `results.json` gathering them. A later experiment names an
+earlier `results.json` as its baseline; the comparison (mean ± sd of both, ΔF1, two-tailed
+t-test, paired when both sets have exactly the same run ids, i.e. the same folds and seeds)
+is stored with the method's results so tables can be drawn from the files alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bioner.data.atomic import atomic_write
+from bioner.errors import BionerError
+from bioner.experiments.stats import summarize, t_test
+
+
+def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
+    """NaN (an untestable set) becomes null: JSON has no NaN."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()}
+
+
+def f1_values(records: Sequence[dict[str, Any]]) -> list[float]:
+    """F1 of each run, ordered by run id (so two sets with equal ids pair up)."""
+    return [r["f1"] for r in sorted(records, key=lambda r: r["run_id"])]
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    """A `results.json` written by `write_results` (clear error otherwise)."""
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BionerError(f"{file}: cannot read results ({error.strerror})") from None
+    except json.JSONDecodeError as error:
+        raise BionerError(f"{file}, line {error.lineno}: invalid JSON ({error.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+        raise BionerError(f"{file}: not a bioner experiment results file (no 'runs' list)")
+    return data
+
+
+def compare(method: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Summary of both sets, ΔF1 of the means, and the t-test of method against baseline."""
+    ids_method = sorted(r["run_id"] for r in method)
+    ids_baseline = sorted(r["run_id"] for r in baseline)
+    paired = ids_method == ids_baseline and len(ids_method) > 1
+    a, b = f1_values(method), f1_values(baseline)
+    test = t_test(a, b, paired=paired)
+    ours, theirs = summarize(a), summarize(b)
+    return {
+        "method": _json_safe(asdict(ours)),
+        "baseline": _json_safe(asdict(theirs)),
+        "delta_f1": ours.mean - theirs.mean,
+        "t_test": _json_safe(asdict(test)),
+    }
+
+
+def build_results(
+    kind: str,
+    name: str,
+    records: Sequence[dict[str, Any]],
+    settings: dict[str, Any],
+    command: str,
+    baseline: dict[str, Any] | None = None,
+    baseline_path: str | None = None,
+) -> dict[str, Any]:
+    """The `results.json` content for a finished run set."""
+    data: dict[str, Any] = {
+        "kind": kind,
+        "name": name,
+        "command": command,
+        "settings": settings,
+        "summary": _json_safe(asdict(summarize(f1_values(records)))),
+        "runs": sorted(records, key=lambda r: r["run_id"]),
+    }
+    if baseline is not None:
+        data["baseline"] = {
+            "path": baseline_path,
+            "name": baseline.get("name", "baseline"),
+            **compare(records, baseline["runs"]),
+        }
+    return data
+
+
+def write_results(path: Path, data: dict[str, Any]) -> None:
+    with atomic_write(path) as handle:
+        handle.write(json.dumps(data, indent=2))

@@ -1,0 +1,267 @@
+"""One experiment run (train a model, score it on held-out documents) and many runs, resumably.
+
+Cross-validation and out-of-corpus evaluation differ only in which documents a run trains,
+validates and tests on and how it matches spans; everything else — config overrides, seed,
+transfer from a source model, multi-task partner corpora, scoring, writing one JSON per run
+and skipping runs whose JSON exists — lives here once. A run interrupted mid-training
+resumes from its own checkpoint (the Trainer's), so a killed grid loses at most one epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bioner.config import load_config
+from bioner.data.atomic import atomic_write
+from bioner.data.corpus import load_corpus
+from bioner.data.document import Document
+from bioner.errors import BionerError
+from bioner.training.data import ensure_tokenized, hold_out, make_tokenizer, relabel
+
+console = Console(stderr=True)
+
+
+@dataclass
+class ModelSettings:
+    """How every run of an experiment builds and trains its model."""
+
+    config: str
+    overrides: list[str] = field(default_factory=list)
+    epochs: int | None = None
+    max_train_sentences: int | None = None
+    max_eval_sentences: int | None = None
+    init_from: str | None = None
+    threads: int | None = None
+    keep_models: bool = False
+    dev_fraction: float = 0.1
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "overrides": self.overrides,
+            "epochs": self.epochs,
+            "max_train_sentences": self.max_train_sentences,
+            "max_eval_sentences": self.max_eval_sentences,
+            "init_from": self.init_from,
+            "dev_fraction": self.dev_fraction,
+        }
+
+
+@dataclass
+class RunData:
+    """What one run trains on (head → documents), validates on, and tests with which head."""
+
+    train: dict[str, list[Document]]
+    dev: dict[str, list[Document]]
+    test: list[Document]
+    head: str
+    mode: str
+    types: list[str] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunJob:
+    """A run's id (its JSON file name), seed, and a deferred builder of its data."""
+
+    run_id: str
+    seed: int
+    build: Callable[[], RunData]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def load_documents(
+    path: str | Path,
+    splits: Sequence[str],
+    label_map: dict[str, str] | None = None,
+    types: Sequence[str] | None = None,
+) -> list[Document]:
+    """The named splits of a corpus folder, tokenized, relabelled and filtered to `types`."""
+    corpus = load_corpus(path)
+    missing = [s for s in splits if s not in corpus.splits]
+    if len(missing) == len(splits):
+        raise BionerError(f"{path}: none of the splits {list(splits)} found")
+    documents: list[Document] = []
+    tokenizer = make_tokenizer("default")
+    for split in splits:
+        if split in corpus.splits:
+            documents.extend(ensure_tokenized(list(corpus.documents(split)), tokenizer))
+    return relabel(documents, label_map or {}, types)
+
+
+def first_sentences(documents: Sequence[Document], limit: int | None) -> list[Document]:
+    """Whole documents, in order, until at least `limit` sentences (all when None)."""
+    if limit is None:
+        return list(documents)
+    kept: list[Document] = []
+    count = 0
+    for document in documents:
+        if count >= limit:
+            break
+        kept.append(document)
+        count += len(document.sentences)
+    return kept
+
+
+def head_name(path: str | Path) -> str:
+    """A corpus's decoder head is named after its folder (Saber: one output layer per corpus)."""
+    return Path(path).resolve().name
+
+
+def partner_data(
+    partners: Sequence[str | Path],
+    seed: int,
+    dev_fraction: float,
+    label_map: dict[str, str] | None,
+    cache: dict[str, list[Document]],
+) -> tuple[dict[str, list[Document]], dict[str, list[Document]]]:
+    """Multi-task partners: all train+devel documents, `dev_fraction` of them held out.
+
+    Partners keep all their entity types (mapped names): each has its own head, and a
+    partner of another class would otherwise be left with nothing to learn.
+    """
+    train: dict[str, list[Document]] = {}
+    dev: dict[str, list[Document]] = {}
+    for path in partners:
+        key = str(path)
+        if key not in cache:
+            cache[key] = load_documents(path, ("train", "devel"), label_map)
+        head = head_name(path)
+        train[head], dev[head] = hold_out(cache[key], dev_fraction, seed)
+    return train, dev
+
+
+def execute(job: RunJob, settings: ModelSettings, work_dir: Path) -> dict[str, Any]:
+    """Train and score one run; the returned record is what its JSON file holds."""
+    from bioner.evaluation import evaluate_documents
+    from bioner.tagger import Tagger
+    from bioner.training.checkpoints import checkpoint_exists
+    from bioner.training.trainer import Trainer
+    from bioner.training.transfer import tagger_from_source
+
+    experiment = load_config(settings.config, settings.overrides)
+    experiment.training.seed = job.seed
+    if settings.epochs is not None:
+        experiment.training.epochs = settings.epochs
+    if settings.max_train_sentences is not None:
+        experiment.training.max_train_sentences = settings.max_train_sentences
+    if settings.threads is not None:
+        experiment.training.num_threads = settings.threads
+    data = job.build()
+    dev = {h: first_sentences(d, settings.max_eval_sentences) for h, d in data.dev.items()}
+    test = first_sentences(data.test, settings.max_eval_sentences)
+    if not test:
+        raise BionerError(f"run {job.run_id}: no test documents")
+    if settings.init_from:
+        tagger = tagger_from_source(settings.init_from, experiment, data.train)
+    else:
+        tagger = Tagger.build(experiment, data.train)
+    run_dir = work_dir / job.run_id
+    resume = checkpoint_exists(run_dir / "checkpoint")
+    trainer = Trainer(tagger, data.train, dev, run_dir, show_progress=False)
+    result = trainer.train(resume=resume)
+    best = Tagger.load(run_dir / "model")
+    started = time.perf_counter()
+    predicted = best.predict_documents(test, [data.head])
+    predict_seconds = time.perf_counter() - started
+    scores = evaluate_documents(test, predicted, mode=data.mode, types=data.types, align="order")
+    record: dict[str, Any] = {
+        "run_id": job.run_id,
+        "seed": job.seed,
+        **job.info,
+        **data.info,
+        "head": data.head,
+        "mode": data.mode,
+        "types": data.types,
+        "precision": scores.micro.precision,
+        "recall": scores.micro.recall,
+        "f1": scores.micro.f1,
+        "tp": scores.micro.tp,
+        "fp": scores.micro.fp,
+        "fn": scores.micro.fn,
+        "best_epoch": result.best_epoch,
+        "best_dev_f1": result.best_dev_f1,
+        "epochs_run": result.epochs_run,
+        "train_seconds": result.train_seconds,
+        "predict_seconds": predict_seconds,
+        "train_sentences": {
+            h: sum(len(d.sentences) for d in docs) for h, docs in trainer.train_docs.items()
+        },
+        "test_sentences": sum(len(d.sentences) for d in test),
+        "resumed": resume,
+    }
+    if not settings.keep_models:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return record
+
+
+def run_all(
+    jobs: Sequence[RunJob],
+    settings: ModelSettings,
+    output: Path,
+    *,
+    quiet: bool = False,
+) -> list[dict[str, Any]]:
+    """Every job's record, training only those without a `runs/<id>.json` (resume)."""
+    runs_dir = output / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    records: list[dict[str, Any]] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=quiet,
+        transient=True,
+        console=console,
+    ) as progress:
+        task = progress.add_task("runs", total=len(jobs))
+        for job in jobs:
+            path = runs_dir / f"{job.run_id}.json"
+            if path.is_file():
+                records.append(json.loads(path.read_text(encoding="utf-8")))
+                progress.advance(task)
+                continue
+            progress.update(task, description=f"run {job.run_id}")
+            record = execute(job, settings, output / "work")
+            with atomic_write(path) as handle:
+                handle.write(json.dumps(record, indent=2))
+            records.append(record)
+            if not quiet:
+                console.print(
+                    f"{job.run_id}: F1 {100 * record['f1']:.2f} "
+                    f"(best epoch {record['best_epoch']}, {record['train_seconds']:.0f} s)"
+                )
+            progress.advance(task)
+    return records
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1,2,3' → [1, 2, 3]; a clear error for anything else."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise BionerError(f"--seeds {text!r}: expected comma-separated integers") from None
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise BionerError(f"--seeds {text!r}: expected distinct non-negative integers")
+    return seeds
+
+
+def parse_label_map(assignments: Sequence[str]) -> dict[str, str]:
+    """['GGP=GENE', 'protein=GENE'] → {'GGP': 'GENE', 'protein': 'GENE'}."""
+    mapping: dict[str, str] = {}
+    for assignment in assignments:
+        source, sep, target = assignment.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise BionerError(f"--map {assignment!r}: expected SOURCE=TARGET")
+        mapping[source.strip()] = target.strip()
+    return mapping

@@ -1,0 +1,243 @@
+"""Hyperparameter search with Optuna: a TOML search space, dev-F1 pruning, a resumable study.
+
+The search space file names config keys (the same dotted keys as `--set`) and how to sample
+each; `configs/tune-deepvar.toml` writes DeepVar Table 4 as a categorical grid:
+
+    [params."model.encoder.hidden"]
+    choices = [50, 100, 200]                 # categorical (the default kind)
+    [params."training.learning_rate"]
+    kind = "float"; low = 1e-4; high = 1e-2; log = true
+    [params."model.embedder.char.widths"]
+    choices = [3, 5, 7]; as_list = true      # the config field is a list: write [v]
+    [params."training.optimizer".when.sgd]   # fixed values that come with one choice
+    "training.momentum" = 0.9
+
+Each trial trains on the corpus's train split and is scored on its devel split (the test
+split is never read); dev F1 is reported after every epoch through the Trainer's `on_epoch`
+callback, and Optuna's MedianPruner stops trials that trail the median of earlier trials at
+the same epoch. The study lives in SQLite: rerunning the same command continues it until
+`trials` trials have finished (completed or pruned); a trial that was running when the
+process died is marked failed and its parameters are queued again. Optuna does the
+sampling, pruning and storage; this module only maps trials onto bioner configs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bioner.config import ExperimentConfig, load_config
+from bioner.data.atomic import atomic_write
+from bioner.errors import BionerError
+
+
+@dataclass
+class Param:
+    """How to sample one config key."""
+
+    key: str
+    kind: str = "categorical"
+    choices: list[Any] = field(default_factory=list)
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    as_list: bool = False
+    when: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_PARAM_KEYS = {"kind", "choices", "low", "high", "log", "step", "as_list", "when"}
+
+
+def load_space(path: str | Path) -> list[Param]:
+    """Read and check a search-space TOML file."""
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BionerError(f"{file}: cannot read search space ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise BionerError(f"{file}: invalid TOML ({error})") from None
+    params = data.get("params")
+    if not isinstance(params, dict) or not params:
+        raise BionerError(f'{file}: no [params."<config key>"] tables')
+    space: list[Param] = []
+    for key, spec in params.items():
+        if not isinstance(spec, dict):
+            raise BionerError(f"{file}: params.{key} must be a table")
+        unknown = set(spec) - _PARAM_KEYS
+        if unknown:
+            raise BionerError(f"{file}: params.{key}: unknown keys {sorted(unknown)}")
+        if key.startswith("data."):
+            raise BionerError(f"{file}: params.{key}: data settings cannot be tuned")
+        param = Param(key=key, **spec)
+        if param.kind not in ("categorical", "int", "float"):
+            raise BionerError(f"{file}: params.{key}: kind must be categorical, int or float")
+        if param.kind == "categorical" and not param.choices:
+            raise BionerError(f"{file}: params.{key}: categorical needs a non-empty 'choices'")
+        if param.kind != "categorical" and (param.low is None or param.high is None):
+            raise BionerError(f"{file}: params.{key}: {param.kind} needs 'low' and 'high'")
+        space.append(param)
+    return space
+
+
+def suggest(trial: Any, space: list[Param]) -> dict[str, Any]:
+    """The trial's config values: dotted key → value (including `when` companions)."""
+    values: dict[str, Any] = {}
+    for param in space:
+        if param.kind == "categorical":
+            value = trial.suggest_categorical(param.key, param.choices)
+        elif param.kind == "int":
+            value = trial.suggest_int(
+                param.key, int(param.low), int(param.high), step=int(param.step or 1), log=param.log
+            )
+        else:
+            value = trial.suggest_float(
+                param.key, float(param.low), float(param.high), step=param.step, log=param.log
+            )
+        values[param.key] = [value] if param.as_list else value
+        values.update(param.when.get(str(value), {}))
+    return values
+
+
+def as_overrides(values: dict[str, Any]) -> list[str]:
+    """`--set`-style assignments (JSON literals are valid TOML values for these types)."""
+    return [f"{key}={json.dumps(value)}" for key, value in values.items()]
+
+
+@dataclass
+class TuneSettings:
+    config: str
+    corpus: str
+    space: str
+    trials: int
+    storage: Path
+    output: Path
+    study_name: str = "bioner"
+    overrides: list[str] = field(default_factory=list)
+    epochs: int | None = None
+    max_train_sentences: int | None = None
+    max_dev_sentences: int | None = None
+    seed: int = 0
+    startup_trials: int = 5
+    warmup_epochs: int = 1
+    threads: int | None = None
+    quiet: bool = False
+
+
+def _experiment(settings: TuneSettings, values: dict[str, Any]) -> ExperimentConfig:
+    experiment = load_config(settings.config, [*settings.overrides, *as_overrides(values)])
+    experiment.data.corpus = settings.corpus
+    if settings.epochs is not None:
+        experiment.training.epochs = settings.epochs
+    if settings.max_train_sentences is not None:
+        experiment.training.max_train_sentences = settings.max_train_sentences
+    if settings.threads is not None:
+        experiment.training.num_threads = settings.threads
+    experiment.training.seed = settings.seed
+    return experiment
+
+
+def _recover_interrupted(study: Any) -> None:
+    """Trials left RUNNING by a killed process: mark failed, queue their parameters again."""
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        study.enqueue_trial(trial.params)
+
+
+def run_study(settings: TuneSettings) -> dict[str, Any]:
+    """Run (or continue) the study; write best_params.json and best_config.json."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from bioner.experiments.runner import first_sentences
+    from bioner.tagger import Tagger
+    from bioner.training.data import load_splits
+    from bioner.training.trainer import Trainer
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = load_space(settings.space)
+    base = _experiment(settings, {})
+    if base.data.dev_fraction == 0.0:
+        base.data.dev_fraction = 0.1  # used only when the corpus has no devel split
+    splits = load_splits(base.data)
+    dev = first_sentences(splits.dev, settings.max_dev_sentences)
+    if not dev:
+        raise BionerError(f"{settings.corpus}: no dev documents to tune on")
+    settings.output.mkdir(parents=True, exist_ok=True)
+    settings.storage.parent.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(
+        study_name=settings.study_name,
+        storage=f"sqlite:///{settings.storage.resolve()}",
+        direction="maximize",
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=settings.seed),
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=settings.startup_trials, n_warmup_steps=settings.warmup_epochs
+        ),
+    )
+    _recover_interrupted(study)
+
+    def objective(trial: optuna.Trial) -> float:
+        values = suggest(trial, space)
+        experiment = _experiment(settings, values)
+        experiment.data = base.data
+        tagger = Tagger.build(experiment, {"default": splits.train})
+        run_dir = settings.output / "trials" / f"trial-{trial.number}"
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+        def report(record: dict[str, Any]) -> None:
+            if "dev_f1" in record:
+                trial.report(record["dev_f1"], record["epoch"])
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        try:
+            result = Trainer(
+                tagger,
+                {"default": splits.train},
+                {"default": dev},
+                run_dir,
+                show_progress=False,
+                on_epoch=report,
+            ).train()
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return result.best_dev_f1
+
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=finished))
+    remaining = max(settings.trials - done, 0)
+    if remaining:
+        study.optimize(objective, n_trials=remaining, show_progress_bar=not settings.quiet)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise BionerError("no trial completed; nothing to report")
+    best = study.best_trial
+    values = suggest(optuna.trial.FixedTrial(best.params), space)
+    summary = {
+        "study": settings.study_name,
+        "storage": str(settings.storage),
+        "best_trial": best.number,
+        "best_dev_f1": best.value,
+        "params": best.params,
+        "overrides": as_overrides(values),
+        "trials": {
+            state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
+            for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        },
+    }
+    with atomic_write(settings.output / "best_params.json") as handle:
+        handle.write(json.dumps(summary, indent=2))
+    # The preset's own epochs and data sizes, not the shrunken ones the search ran with.
+    best_config = load_config(settings.config, [*settings.overrides, *as_overrides(values)])
+    best_config.data.corpus = settings.corpus
+    with atomic_write(settings.output / "best_config.json") as handle:
+        handle.write(best_config.model_dump_json(indent=2))
+    return summary

@@ -1,0 +1,287 @@
+"""Generalization experiments: CV folds, out-of-corpus label mapping and right-boundary scoring,
+statistics against scipy and hand arithmetic, tables, plots, and resumable run sets."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from pathlib import Path
+
+import pytest
+from scipy import stats as scipy_stats
+from typer.testing import CliRunner
+
+from bioner.data.document import Document, Span
+from bioner.data.formats import write_documents
+from bioner.errors import BionerError
+from bioner.evaluation import evaluate_documents
+from bioner.experiments.cv import assign_folds, make_folds
+from bioner.experiments.ooc import ooc_jobs, shared_types
+from bioner.experiments.plots import violin_plot
+from bioner.experiments.runner import ModelSettings, RunJob, load_documents, run_all
+from bioner.experiments.stats import significance_mark, summarize, t_test
+from bioner.experiments.tables import (
+    ComparisonRow,
+    GeneralizationRow,
+    generalization_table,
+    in_corpus_table,
+    out_of_corpus_table,
+)
+from test_multitask import DISEASES, GENES, one_type_corpus
+
+SMALL = [
+    "model.embedder.word.dim=8",
+    "model.embedder.char.char_dim=4",
+    "model.embedder.char.hidden=4",
+    "model.encoder.hidden=8",
+    "model.encoder.layers=1",
+    "training.batch_size=8",
+    "training.num_threads=1",
+]
+
+
+# ---------------------------------------------------------------- folds
+@pytest.mark.parametrize("count,folds", [(23, 5), (10, 2), (5, 5)])
+def test_every_document_is_in_exactly_one_fold(count: int, folds: int) -> None:
+    assignment = assign_folds(count, folds, seed=3)
+    assert len(assignment) == count and set(assignment) == set(range(folds))
+    sizes = [assignment.count(f) for f in range(folds)]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_folds_are_deterministic_per_seed_and_differ_across_seeds() -> None:
+    assert assign_folds(50, 5, 1) == assign_folds(50, 5, 1)
+    assert assign_folds(50, 5, 1) != assign_folds(50, 5, 2)
+    with pytest.raises(BionerError):
+        assign_folds(3, 5, 1)
+
+
+def test_fold_splits_partition_documents_with_a_tenth_for_dev() -> None:
+    documents = one_type_corpus("Gene", GENES, 50, 1)
+    folds = make_folds(documents, 5, seed=7)
+    tested = [d.id for fold in folds for d in fold.test]
+    assert sorted(tested) == sorted(d.id for d in documents)  # each tested exactly once
+    for fold in folds:
+        train, dev, test = ({d.id for d in part} for part in (fold.train, fold.dev, fold.test))
+        assert not (train & dev or train & test or dev & test)
+        assert len(train | dev | test) == 50 and len(dev) == 4  # 10 % of the 40 others
+
+
+# ---------------------------------------------------------------- out-of-corpus
+def _doc(doc_id: str, words: list[str], tags: list[str]) -> Document:
+    return Document.from_tokens(doc_id, [words], [tags])
+
+
+def test_ooc_maps_labels_and_scores_right_boundaries(tmp_path: Path) -> None:
+    source, target = tmp_path / "A", tmp_path / "B"
+    source.mkdir()
+    target.mkdir()
+    a = [_doc("a1", ["BRCA1", "binds", "DNA"], ["B-GENE", "O", "B-DNA"])]
+    write_documents(a, source / "train.tsv", "conll")
+    write_documents(a, source / "devel.tsv", "conll")
+    b = [
+        _doc("b1", ["the", "p53", "protein", "level"], ["O", "B-GGP", "I-GGP", "O"]),
+        _doc("b2", ["KRAS", "and", "TP53"], ["B-GGP", "O", "B-GGP"]),
+    ]
+    for split, docs in (("train", b[:1]), ("devel", b[1:]), ("test", b[:1])):
+        write_documents(docs, target / f"{split}.tsv", "conll")
+    mapping = {"GGP": "GENE"}
+    test_docs = load_documents(target, ("train", "devel", "test"), mapping)
+    assert {s.label for d in test_docs for s in d.spans} == {"GENE"}
+    assert len(test_docs) == 3  # all three splits of the test corpus
+    assert shared_types(load_documents(source, ("train",), mapping), test_docs) == ["GENE"]
+    job = ooc_jobs(source, target, seeds=[1], label_map=mapping)[0]
+    data = job.build()
+    assert data.mode == "right" and data.types == ["GENE"] and data.head == "A"
+    # Without the mapping the corpora share no type: a clear error, not F1 = 0.
+    with pytest.raises(BionerError, match="share no entity type"):
+        ooc_jobs(source, target, seeds=[1])
+
+    gold = test_docs[0]  # "the p53 protein level": GENE = "p53 protein"
+    protein = gold.text.index("protein")
+    predicted = gold.with_spans(
+        [Span(protein, protein + len("protein"), "GENE"), Span(0, 3, "DNA")]
+    )
+    right = evaluate_documents([gold], [predicted], mode="right", types=data.types, align="order")
+    assert (right.micro.tp, right.micro.fp, right.micro.fn) == (1, 0, 0)  # DNA not scored
+    exact = evaluate_documents([gold], [predicted], mode="exact", types=data.types, align="order")
+    assert exact.micro.tp == 0
+
+
+# ---------------------------------------------------------------- statistics
+def test_t_test_matches_hand_arithmetic_and_scipy() -> None:
+    method, baseline = [0.80, 0.82, 0.84], [0.70, 0.72, 0.74]
+    # pooled sd 0.02, standard error 0.02 * sqrt(2/3), df 4
+    expected_t = 0.10 / (0.02 * math.sqrt(2 / 3))
+    result = t_test(method, baseline)
+    assert result.statistic == pytest.approx(expected_t)
+    assert result.p_value == pytest.approx(2 * scipy_stats.t.sf(expected_t, 4))
+    assert result.p_value == pytest.approx(0.003602, abs=1e-5)
+    assert significance_mark(result.p_value) == "**"
+    paired = t_test([0.5, 0.7, 0.65], [0.4, 0.5, 0.6], paired=True)
+    assert paired.p_value == pytest.approx(
+        scipy_stats.ttest_rel([0.5, 0.7, 0.65], [0.4, 0.5, 0.6]).pvalue
+    )
+    assert math.isnan(t_test([0.5], [0.4, 0.6]).p_value)
+    summary = summarize([0.8, 0.9, 1.0])
+    assert (summary.mean, summary.sd, summary.n) == pytest.approx((0.9, 0.1, 3))
+    assert summary.format() == "90.00 ± 10.00"
+    assert significance_mark(0.03) == "*" and significance_mark(0.2) == ""
+
+
+def test_tables_have_saber_shapes_and_marks(tmp_path: Path) -> None:
+    rows = [
+        ComparisonRow("Disease", "NCBI-disease", [0.70, 0.72, 0.74], [0.80, 0.82, 0.84]),
+        ComparisonRow("Disease", "BC5CDR-disease", [0.5, 0.6], [0.55, 0.6]),
+    ]
+    ic = in_corpus_table(rows, "BL", "VD")
+    assert "| Entity | Corpus | BL Avg. | BL σ | VD Avg. | VD σ | p | n |" in ic
+    assert "| Disease | NCBI-disease | 72.00 | 2.00 | 82.00** | 2.00 |" in ic
+    assert "|  | BC5CDR-disease |" in ic  # entity named once per group
+    ooc_rows = [ComparisonRow("Disease", "NCBI-disease", [0.7], [0.8], test="BC5CDR-disease")]
+    ooc = out_of_corpus_table(ooc_rows, "BL", "MTM")
+    assert "| Disease | NCBI-disease | BC5CDR-disease | 70.00 | 80.00 | 10.00 | – | 1/1 |" in ooc
+    table4 = generalization_table([GeneralizationRow("Disease", "A", "B", [0.9], [0.6])])
+    assert "| Disease | A | B | 90.00 | 60.00 | 30.00 |" in table4
+    png = violin_plot(
+        {"IC": {"BL": [0.7, 0.8], "VD": [0.9]}, "OOC": {"BL": [0.5, 0.6]}}, tmp_path / "fig.png"
+    )
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- resumable run sets
+def test_run_all_skips_runs_whose_json_exists(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    done = {"run_id": "seed1", "f1": 0.5, "best_epoch": 1, "train_seconds": 0.0}
+    (tmp_path / "runs" / "seed1.json").write_text(json.dumps(done))
+
+    def never() -> None:
+        raise AssertionError("a finished run was trained again")
+
+    records = run_all(
+        [RunJob("seed1", 1, never)], ModelSettings("saber-baseline"), tmp_path, quiet=True
+    )
+    assert records == [done]
+
+
+@pytest.fixture(scope="module")
+def two_corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("corpora")
+    folders = []
+    for name, label, pool, seed in (("genesA", "GENE", GENES, 1), ("genesB", "GGP", GENES, 2)):
+        folder = root / name
+        folder.mkdir()
+        documents = one_type_corpus(label, pool, 16, seed)
+        write_documents(documents[:8], folder / "train.tsv", "conll")
+        write_documents(documents[8:12], folder / "devel.tsv", "conll")
+        write_documents(documents[12:], folder / "test.tsv", "conll")
+        folders.append(folder)
+    disease = root / "diseases"
+    disease.mkdir()
+    for split, seed in (("train", 3), ("devel", 4)):
+        write_documents(
+            one_type_corpus("Disease", DISEASES, 4, seed), disease / f"{split}.tsv", "conll"
+        )
+    return folders[0], folders[1]
+
+
+def invoke(*args: object):
+    app = importlib.import_module("bioner.cli.app")
+    app._register_commands()
+    return CliRunner().invoke(app.app, [str(a) for a in args])
+
+
+def test_cv_command_writes_runs_results_table_plot_and_resumes(
+    two_corpora: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = two_corpora[0]
+    out = tmp_path / "cv"
+    common = [
+        "experiment",
+        "cv",
+        "saber-baseline",
+        "--corpus",
+        corpus,
+        "--folds",
+        2,
+        "--seeds",
+        "1",
+        "-o",
+        out,
+        "--epochs",
+        1,
+        "--quiet",
+    ]
+    for value in SMALL:
+        common += ["--set", value]
+    result = invoke(*common)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "runs").iterdir()) == [
+        "seed1-fold0.json",
+        "seed1-fold1.json",
+    ]
+    results = json.loads((out / "results.json").read_text())
+    assert results["kind"] == "cv" and results["summary"]["n"] == 2
+    assert {r["mode"] for r in results["runs"]} == {"exact"}
+    assert (out / "table.md").read_text().count("seed1-fold") == 2
+    assert (out / "violin.png").is_file()
+    assert not (out / "work").exists() or not any((out / "work").iterdir())  # models removed
+
+    runner = importlib.import_module("bioner.experiments.runner")
+
+    def fail(*_args, **_kwargs):
+        raise AssertionError("resume must not train finished runs")
+
+    monkeypatch.setattr(runner, "execute", fail)
+    again = invoke(*common)
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "results.json").read_text())["runs"] == results["runs"]
+
+
+def test_ooc_command_with_map_partner_and_baseline(
+    two_corpora: tuple[Path, Path], tmp_path: Path
+) -> None:
+    train, test = two_corpora
+    partner = train.parent / "diseases"
+    base_args = [
+        "experiment",
+        "ooc",
+        "saber-baseline",
+        "--train",
+        train,
+        "--test",
+        test,
+        "--seeds",
+        "1,2",
+        "--epochs",
+        1,
+        "--map",
+        "GGP=GENE",
+        "--quiet",
+    ]
+    for value in SMALL:
+        base_args += ["--set", value]
+    bl = tmp_path / "bl"
+    assert invoke(*base_args, "-o", bl, "--name", "BL").exit_code == 0
+    mtm = tmp_path / "mtm"
+    result = invoke(
+        *base_args,
+        "-o",
+        mtm,
+        "--name",
+        "MTM",
+        "--partner",
+        partner,
+        "--baseline",
+        bl / "results.json",
+    )
+    assert result.exit_code == 0, result.output
+    results = json.loads((mtm / "results.json").read_text())
+    run = results["runs"][0]
+    assert run["mode"] == "right" and run["scored_types"] == ["GENE"]
+    assert run["partners"] == ["diseases"] and set(run["train_sentences"]) == {"genesA", "diseases"}
+    assert run["test_sentences"] == 16  # all splits of the test corpus
+    comparison = results["baseline"]
+    assert comparison["name"] == "BL" and comparison["t_test"]["paired"] is True
+    assert "Baseline BL" in (mtm / "table.md").read_text()

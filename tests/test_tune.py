@@ -1,0 +1,117 @@
+"""`bioner tune`: a search space file, two tiny trials in SQLite, resuming the study (including a
+trial left running by a killed process), and the best parameters written as JSON and config."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from typer.testing import CliRunner
+
+from bioner.config import load_config
+from bioner.data.formats import write_documents
+from bioner.errors import BionerError
+from bioner.experiments.tune import as_overrides, load_space, suggest
+from test_multitask import GENES, one_type_corpus
+
+SPACE = """
+[params."model.encoder.hidden"]
+choices = [4, 8]
+
+[params."model.embedder.char.widths"]
+choices = [3, 5]
+as_list = true
+
+[params."training.optimizer"]
+choices = ["sgd", "adam"]
+
+[params."training.optimizer".when.sgd]
+"training.momentum" = 0.9
+"training.nesterov" = true
+"""
+
+
+def test_space_file_maps_trials_onto_config_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "space.toml"
+    path.write_text(SPACE)
+    space = load_space(path)
+    trial = optuna.trial.FixedTrial(
+        {"model.encoder.hidden": 8, "model.embedder.char.widths": 5, "training.optimizer": "sgd"}
+    )
+    values = suggest(trial, space)
+    assert values["model.embedder.char.widths"] == [5]
+    assert values["training.nesterov"] is True
+    config = load_config("ma-hovy", as_overrides(values))
+    assert config.training.optimizer == "sgd" and config.model.embedder.char.widths == [5]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[params."data.corpus"]\nchoices = ["x"]\n')
+    with pytest.raises(BionerError, match="cannot be tuned"):
+        load_space(bad)
+
+
+def test_tune_runs_two_trials_in_sqlite_and_resumes(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    documents = one_type_corpus("Gene", GENES, 12, 5)
+    write_documents(documents[:8], corpus / "train.tsv", "conll")
+    write_documents(documents[8:], corpus / "devel.tsv", "conll")
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    storage = tmp_path / "study.sqlite"
+    out = tmp_path / "tune"
+    app = importlib.import_module("bioner.cli.app")
+    app._register_commands()
+    args = [
+        "tune",
+        "ma-hovy",
+        "--corpus",
+        str(corpus),
+        "--space",
+        str(space),
+        "--storage",
+        str(storage),
+        "-o",
+        str(out),
+        "--epochs",
+        "2",
+        "--quiet",
+        "--threads",
+        "1",
+        "--set",
+        "model.embedder.word.dim=8",
+        "--set",
+        "model.embedder.char.filters=[4]",
+        "--set",
+        "training.batch_size=4",
+    ]
+    result = CliRunner().invoke(app.app, [*args, "--trials", "2"])
+    assert result.exit_code == 0, result.output
+    url = f"sqlite:///{storage}"
+    study = optuna.load_study(study_name="bioner", storage=url)
+    assert len(study.trials) == 2
+    best = json.loads((out / "best_params.json").read_text())
+    assert best["best_dev_f1"] == study.best_value
+    config = load_config(out / "best_config.json")
+    assert config.data.corpus == str(corpus)
+    assert config.model.encoder.hidden == best["params"]["model.encoder.hidden"]
+
+    # A trial left running by a killed process is failed and its parameters queued again.
+    stale = study.ask()
+    stale_params = {
+        "model.encoder.hidden": stale.suggest_categorical("model.encoder.hidden", [4, 8]),
+        "model.embedder.char.widths": stale.suggest_categorical(
+            "model.embedder.char.widths", [3, 5]
+        ),
+        "training.optimizer": stale.suggest_categorical("training.optimizer", ["sgd", "adam"]),
+    }
+    result = CliRunner().invoke(app.app, [*args, "--trials", "3"])
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="bioner", storage=url)
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.FAIL) == 1
+    finished = [t for t in study.trials if t.state.is_finished() and t.number != stale.number]
+    assert len([t for t in finished if t.state != optuna.trial.TrialState.FAIL]) == 3
+    assert study.trials[-1].params == stale_params  # the interrupted trial was rerun
