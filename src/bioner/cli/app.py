@@ -38,7 +38,7 @@ def _register_commands() -> None:
     if _registered:
         return
     _registered = True
-    from bioner.cli import corpus, evaluate, predict, pretrain, train
+    from bioner.cli import corpus, evaluate, experiment, predict, pretrain, train, tune
 
     app.add_typer(corpus.app, name="corpus")
     app.add_typer(pretrain.app, name="pretrain")
@@ -49,6 +49,8 @@ def _register_commands() -> None:
 
     app.command("annotate")(annotate.annotate_command)
     app.command("serve")(serve.serve_command)
+    app.add_typer(experiment.app, name="experiment")
+    app.command("tune")(tune.tune_command)
 
 
 def main() -> None:
