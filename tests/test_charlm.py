@@ -1,0 +1,198 @@
+"""Character LMs: vocabulary, held-out selection, learning (BPC falls on repetitive text),
+bit-identical resume, LM files, the backward stream, and the `pretrain charlm` command."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import typer
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from bioner.errors import BionerError
+from bioner.pretraining.charlm import (
+    CharLM,
+    CharLMSpec,
+    CharLMTrainingConfig,
+    CharVocabulary,
+    bits_per_character,
+    load_charlm,
+    prepare_text,
+    save_charlm,
+    stream_ids,
+    stream_rows,
+    train_charlm,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny LSTMs run fastest on one thread (and the CPU is shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def toy_documents(count: int) -> list[str]:
+    """Distinct but highly repetitive documents (so a tiny LM can learn them fast)."""
+    return [f"doc {i}: the cat sat on the mat and the dog ran home. " * 2 for i in range(count)]
+
+
+def toy_splits(max_chars: int = 12_000):
+    return prepare_text(
+        [("toy", toy_documents(600), None)], max_chars, heldout_chars=1000, heldout_fraction=0.1
+    )
+
+
+def tiny_config(**overrides: object) -> CharLMTrainingConfig:
+    settings: dict[str, object] = {
+        "hidden": 24,
+        "embedding_dim": 8,
+        "seq_len": 20,
+        "batch_size": 4,
+        "max_chars": 12_000,
+        "heldout_chars": 1000,
+        "heldout_fraction": 0.1,
+        "eval_rows": 2,
+        "eval_every": 40,
+        "checkpoint_every": 7,
+        "device": "cpu",
+        "num_threads": 1,
+        "sources": ["toy"],
+    }
+    settings.update(overrides)
+    return CharLMTrainingConfig(**settings)
+
+
+def test_vocabulary_maps_rare_characters_to_unk_and_round_trips() -> None:
+    vocabulary = CharVocabulary.from_text("aaabbbccxy€€€", min_count=3)
+    assert vocabulary.items[0] == "<unk>"
+    assert {"a", "b", "€", " ", "\n"} <= set(vocabulary.items) and "x" not in vocabulary.items
+    ids = vocabulary.encode("abx€\n")
+    assert ids.tolist() == [vocabulary.index.get(c, 0) for c in "abx€\n"]
+    assert ids[2] == 0
+    again = CharVocabulary.from_json(json.loads(json.dumps(vocabulary.to_json())))
+    assert again.items == vocabulary.items
+
+
+def test_held_out_documents_never_reach_training_and_do_not_depend_on_the_budget() -> None:
+    small, large = toy_splits(5_000), toy_splits(20_000)
+    assert small.valid == large.valid and small.test == large.test
+    held_out = set(large.valid.split("\n")[1:]) | set(large.test.split("\n")[1:])
+    training = set(large.train.split("\n")[1:])
+    assert held_out and not (held_out & training)
+    assert len(large.train) == 20_000 and large.train.startswith("\n")
+
+
+def test_sources_are_interleaved_by_characters() -> None:
+    long_docs = [f"long {i} " + "x" * 500 for i in range(200)]
+    short_docs = [f"short {i} y" for i in range(2000)]
+    splits = prepare_text(
+        [("long", long_docs, None), ("short", short_docs, str.upper)],
+        10_000,
+        heldout_chars=1000,
+        heldout_fraction=0.2,
+    )
+    per_source = splits.stats["sources"]
+    assert abs(per_source["long"]["train_chars"] - per_source["short"]["train_chars"]) < 1200
+    assert "SHORT" in splits.train and "short" not in splits.train  # transform applied
+
+
+def test_backward_stream_is_the_reversed_forward_stream() -> None:
+    vocabulary = CharVocabulary("abc\n ")
+    forward = stream_ids("\nab c", vocabulary, "forward")
+    backward = stream_ids("\nab c", vocabulary, "backward")
+    assert backward.tolist() == forward[::-1].tolist()
+    assert stream_rows(forward, 2).shape == (2, 2)
+
+
+def test_bits_per_character_fall_on_repetitive_text(tmp_path: Path) -> None:
+    splits = toy_splits()
+    config = tiny_config(epochs=1)
+    chars = CharVocabulary.from_text(splits.train, config.min_char_count)
+    torch.manual_seed(0)
+    untrained = CharLM(CharLMSpec(num_chars=len(chars), embedding_dim=8, hidden=24))
+    valid = stream_rows(stream_ids(splits.valid, chars, "forward"), 2)
+    before = bits_per_character(untrained, valid, 20)
+    assert before > 0.8 * math.log2(len(chars))
+    summary = train_charlm(config, tmp_path / "lm", show_progress=False, splits=splits)
+    assert summary["valid_bpc"] < 0.5 * before
+    assert summary["test_bpc"] < 0.5 * before
+    history = summary["history"]
+    assert history[-1]["valid_bpc"] < history[0]["valid_bpc"]
+    written = json.loads((tmp_path / "lm" / "metrics.json").read_text())
+    assert written["test_bpc"] == summary["test_bpc"]
+    loaded = load_charlm(tmp_path / "lm")
+    assert loaded.chars.items == chars.items and loaded.lm.spec.hidden == 24
+
+
+def test_resumed_training_is_bit_identical(tmp_path: Path) -> None:
+    splits = toy_splits(6_000)
+    settings = {"epochs": 2, "eval_every": 10, "anneal_patience": 0, "anneal_factor": 0.5}
+    whole = train_charlm(
+        tiny_config(**settings), tmp_path / "whole", show_progress=False, splits=splits
+    )
+    with pytest.raises(BionerError, match="resume"):
+        train_charlm(tiny_config(**settings), tmp_path / "whole", splits=splits)
+    part = tiny_config(**settings, max_steps=23)  # mid-epoch, not on a checkpoint boundary
+    first = train_charlm(part, tmp_path / "split", show_progress=False, splits=splits)
+    assert first["steps"] == 23 and not first["finished"]
+    rest = train_charlm(
+        tiny_config(**settings), tmp_path / "split", resume=True, show_progress=False, splits=splits
+    )
+    assert rest["steps"] == whole["steps"] and rest["finished"]
+    a = load_file(str(tmp_path / "whole" / "checkpoints" / "last" / "model.safetensors"))
+    b = load_file(str(tmp_path / "split" / "checkpoints" / "last" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["valid_bpc"] for r in rest["history"]] == [r["valid_bpc"] for r in whole["history"]]
+    with pytest.raises(BionerError, match="other settings"):
+        train_charlm(
+            tiny_config(**settings, hidden=30), tmp_path / "split", resume=True, splits=splits
+        )
+
+
+def test_lm_file_round_trip_and_rejects_other_files(tmp_path: Path) -> None:
+    chars = CharVocabulary("ab \n")
+    lm = CharLM(CharLMSpec(num_chars=len(chars), hidden=5, direction="backward"))
+    save_charlm(tmp_path / "b.safetensors", lm, chars, {"note": "x"})
+    loaded = load_charlm(tmp_path / "b.safetensors")
+    assert loaded.metadata == {"note": "x"} and loaded.lm.spec.direction == "backward"
+    for key, value in lm.state_dict().items():
+        assert torch.equal(loaded.lm.state_dict()[key], value)
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(BionerError):
+        load_charlm(tmp_path / "junk.safetensors")
+    with pytest.raises(BionerError, match="no character LM"):
+        load_charlm(tmp_path / "missing")
+
+
+def test_pretrain_charlm_command_trains_from_a_text_folder(tmp_path: Path) -> None:
+    from bioner.cli.pretrain_charlm import charlm_command
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    with gzip.open(folder / "docs.txt.gz", "wt", encoding="utf-8") as stream:
+        stream.writelines(line + "\n" for line in toy_documents(400))
+    app = typer.Typer()
+    app.command()(charlm_command)
+    result = CliRunner().invoke(
+        app,
+        [
+            str(tmp_path / "out"),
+            "--direction", "backward", "--sources", str(folder), "--hidden", "8",
+            "--embedding-dim", "4", "--seq-len", "16", "--batch", "4", "--max-chars", "3000",
+            "--heldout-chars", "1000", "--heldout-fraction", "0.1", "--max-steps", "5",
+            "--device", "cpu", "--threads", "1", "--quiet", "--raw",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert summary["direction"] == "backward" and summary["steps"] == 5
+    assert load_charlm(tmp_path / "out").lm.spec.direction == "backward"
