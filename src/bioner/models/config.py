@@ -51,9 +51,27 @@ class CharEncoderConfig(StrictModel):
         return self
 
 
+class ContextualConfig(StrictModel):
+    """Contextual string embeddings (Akbik et al. 2018; BioNerFlair §2.2.1) from two char LMs."""
+
+    enabled: bool = False
+    forward: str | None = Field(
+        None, description="Forward char LM: `bioner pretrain charlm` output or a bundled name."
+    )
+    backward: str | None = Field(None, description="Backward char LM (same forms).")
+    fine_tune: bool = Field(False, description="Train the LMs with the tagger (default frozen).")
+
+    @model_validator(mode="after")
+    def _paths_given(self) -> ContextualConfig:
+        if self.enabled and (not self.forward or not self.backward):
+            raise ValueError("contextual embeddings need both `forward` and `backward` LMs")
+        return self
+
+
 class EmbedderConfig(StrictModel):
     word: WordEmbeddingConfig = Field(default_factory=WordEmbeddingConfig)
     char: CharEncoderConfig = Field(default_factory=CharEncoderConfig)
+    contextual: ContextualConfig = Field(default_factory=ContextualConfig)
     word_window: int = Field(0, ge=0, description="Lyu: concatenate ±k neighbouring tokens.")
     dropout: float = Field(0.5, ge=0.0, lt=1.0, description="On the concatenated embedding.")
 
