@@ -8,6 +8,7 @@ the embedder and encoder; a single-corpus model has one head named `default`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +22,9 @@ from bioner.models.embeddings.char_encoders import CharAttention, CharBiLSTM, Ch
 from bioner.models.embeddings.word_vectors import WordEmbedding
 from bioner.models.embeddings.word_window import WordWindow
 from bioner.models.encoders import BiLSTMEncoder, ResidualBiLSTMEncoder, TanhProjection
+
+if TYPE_CHECKING:
+    from bioner.models.embeddings.contextual import ContextualStringEmbedding
 
 DEFAULT_HEAD = "default"
 
@@ -59,7 +63,12 @@ def _char_encoder(config: CharEncoderConfig, num_chars: int, word_dim: int) -> n
 
 
 class TokenEmbedder(nn.Module):
-    """Concatenates word vectors and a character encoding per token, then windows and drops."""
+    """Concatenates word vectors, a character encoding and contextual string embeddings per
+    token, then windows and drops.
+
+    `contextual` is the ready module (a loaded tagger rebuilds it from its own files); when it
+    is None but the config enables contextual embeddings, the LM files the config names are read.
+    """
 
     def __init__(
         self,
@@ -67,6 +76,7 @@ class TokenEmbedder(nn.Module):
         num_words: int,
         num_chars: int,
         word_matrix: Tensor | None = None,
+        contextual: ContextualStringEmbedding | None = None,
     ) -> None:
         super().__init__()
         word = config.word
@@ -82,6 +92,17 @@ class TokenEmbedder(nn.Module):
         self.char = _char_encoder(config.char, num_chars, word_dim)
         self.char_needs_word = isinstance(self.char, CharAttention)
         token_dim = word_dim + (self.char.out_dim if self.char is not None else 0)
+        if contextual is None and config.contextual.enabled:
+            from bioner.models.embeddings.contextual import ContextualStringEmbedding
+
+            contextual = ContextualStringEmbedding.from_paths(
+                config.contextual.forward,
+                config.contextual.backward,
+                fine_tune=config.contextual.fine_tune,
+            )
+        self.contextual = contextual
+        if contextual is not None:
+            token_dim += contextual.out_dim
         if token_dim == 0:
             raise ValueError("the embedder needs word vectors or a character encoder")
         self.window = WordWindow(config.word_window) if config.word_window else None
@@ -107,6 +128,8 @@ class TokenEmbedder(nn.Module):
                 rows = self.char(batch.unique_chars, batch.unique_char_lengths)
                 per_token = rows[batch.token_to_unique]
             pieces.append(per_token)
+        if self.contextual is not None:
+            pieces.append(self.contextual(batch.words))
         embedded = torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0]
         if self.window is not None:
             embedded = self.window(embedded, batch.mask)
@@ -170,10 +193,13 @@ class TaggerModel(nn.Module):
         num_chars: int,
         heads: Mapping[str, Sequence[str]],
         word_matrix: Tensor | None = None,
+        contextual: ContextualStringEmbedding | None = None,
     ) -> None:
         super().__init__()
         self.config = config
-        self.embedder = TokenEmbedder(config.embedder, num_words, num_chars, word_matrix)
+        self.embedder = TokenEmbedder(
+            config.embedder, num_words, num_chars, word_matrix, contextual
+        )
         self.encoder = build_encoder(config.encoder, self.embedder.out_dim)
         feature_dim = self.encoder.out_dim
         self.hidden = None
