@@ -265,6 +265,9 @@ class Tagger:
                 "chars": self.chars.to_json(),
                 "tags": self.tags,
             }
+            contextual = self.model.embedder.contextual
+            if contextual is not None:  # the LMs' characters: loading needs no LM files
+                vocab["contextual"] = contextual.specs()
             (staging / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
             state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
             save_file(state, str(staging / "weights.safetensors"))
@@ -301,7 +304,16 @@ class Tagger:
             tags = vocab["tags"]
         except (ValueError, KeyError) as error:
             raise BionerError(f"{path}: damaged model files ({error})") from None
-        model = TaggerModel(config.model, len(words), len(chars), tags)
+        contextual = None
+        if config.model.embedder.contextual.enabled:
+            from bioner.models.embeddings.contextual import ContextualStringEmbedding
+
+            if "contextual" not in vocab:
+                raise BionerError(f"{path}: vocab.json lacks the character LMs' vocabularies")
+            contextual = ContextualStringEmbedding.from_specs(
+                vocab["contextual"], fine_tune=config.model.embedder.contextual.fine_tune
+            )
+        model = TaggerModel(config.model, len(words), len(chars), tags, contextual=contextual)
         state = load_file(str(path / "weights.safetensors"))
         result = model.load_state_dict(state, strict=False)
         if result.missing_keys or result.unexpected_keys:
