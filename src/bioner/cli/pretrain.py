@@ -25,6 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from bioner.cli.pretrain_charlm import charlm_command
 from bioner.errors import BionerError
 
 app = typer.Typer(
@@ -203,3 +204,4 @@ def bilm_command(
 
 app.command("word2vec")(word2vec_command)
 app.command("bilm")(bilm_command)
+app.command("charlm")(charlm_command)
