@@ -1,12 +1,13 @@
 """Annotation with N worker processes, constant memory, results in input order.
 
-One job: spread the batches of `pipeline.batched` over worker processes started with the
-'spawn' context (no forked copies of the parent's torch state), each of which loads the model
-once from its path — models never travel between processes. Messages are JSON strings (text
-and passage ends out; spans and token offsets back), so nothing but plain strings crosses a
-process boundary. At most `2 × workers` batches are in flight; finished batches wait in a
-reorder buffer (bounded by the same number) until every earlier batch is out, so output order
-equals input order and memory does not grow with the input.
+One job: spread the batches of `pipeline.batched` over worker processes. They start from the
+'forkserver' context: a clean server process that imports bioner and torch once and forks each
+worker from that state (never from the parent, which may hold torch threads). Each worker
+loads the model once from its path; models never travel between processes. Messages are JSON
+strings (text and passage ends out; spans and token offsets back), so nothing but plain
+strings crosses a process boundary. At most `2 × workers` batches are in flight; finished
+batches wait in a reorder buffer (bounded by the same number) until every earlier batch is
+out, so output order equals input order and memory does not grow with the input.
 
 Each worker runs torch with one intra-op thread: N single-threaded processes use N cores
 without oversubscribing them.
@@ -20,7 +21,7 @@ import queue
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from bioner.annotation.pipeline import batched, finish
+from bioner.annotation.pipeline import BATCH_TOKENS, batched, finish
 from bioner.data.document import Document, Sentence, Span, Token
 from bioner.errors import BionerError
 
@@ -49,7 +50,7 @@ def _worker(model: str, tokenizer_name: str, tasks: Any, results: Any) -> None:
         task = json.loads(message)
         try:
             documents = [_document(item, tokenizer) for item in task["docs"]]
-            predicted = tagger.predict_documents(documents)
+            predicted = tagger.predict_documents(documents, batch_tokens=BATCH_TOKENS)
             payload = [
                 {
                     "spans": [[s.start, s.end, s.label, s.score] for s in d.spans],
@@ -114,7 +115,9 @@ def annotate_parallel(
     """
     if workers < 1:
         raise BionerError(f"--workers must be at least 1, got {workers}")
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Import torch once in the server instead of once per worker (each import costs seconds).
+    context.set_forkserver_preload(["bioner.tagger", "bioner.training.data"])
     limit = 2 * workers
     tasks = context.Queue(maxsize=limit)
     results = context.Queue(maxsize=limit)

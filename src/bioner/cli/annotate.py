@@ -67,6 +67,9 @@ def annotate_command(
         1, "--workers", "-w", help="Worker processes (each loads the model)."
     ),
     tokenizer: str = typer.Option("default", help="default or variant (DeepVar tokens)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="Torch CPU threads in this process (workers always use 1)."
+    ),
 ) -> None:
     """Annotate text with a trained model and write the entities with exact character offsets."""
     from bioner.annotation.output import choose_format, write_output
@@ -93,6 +96,12 @@ def annotate_command(
         raise BionerError(f"--batch-size must be at least 1, got {batch_size}")
     if workers < 1:
         raise BionerError(f"--workers must be at least 1, got {workers}")
+    if threads is not None:
+        if threads < 1:
+            raise BionerError(f"--threads must be at least 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
     if tokenizer not in ("default", "variant"):
         raise BionerError(f"--tokenizer must be default or variant, got {tokenizer!r}")
     fmt = choose_format(to, output, sys.stdout.isatty())

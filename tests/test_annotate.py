@@ -1,0 +1,285 @@
+"""`bioner annotate` and the streaming pipeline, end to end with a tiny trained model.
+
+Checks that can fail: every span's offsets select its text in the ORIGINAL input (newlines,
+CRLF, non-ASCII, hair spaces), a malformed file is reported with file and line while the rest
+is annotated (exit 1), outputs never overwrite inputs, `--types` filters, every output format
+reads back with the project's readers, workers=2 equals workers=1 in order, and the stream is
+lazy (an endless input yields results).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bioner.annotation.pipeline import Source, annotate_stream, read_source
+from bioner.cli.app import _register_commands, app
+from bioner.data.formats import read_documents
+from bioner.errors import BionerError
+from bioner.tagger import Tagger
+from model_fixture import EXAMPLE
+
+pytest_plugins = ["conftest_model"]
+
+TRICKY = (
+    "Patients with melanoma\u200aand BRCA1.\r\n"
+    "Ärzte fanden TP53 — und asthma\u2009(n=3).\n\n"
+    "KRAS\tin leukemia, 5\u00a0µg of EGFR 🧬 diabetes."
+)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny tensors on a shared machine: one thread is several times faster than two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tagger(tiny_model: Path) -> Tagger:
+    return Tagger.load(tiny_model)
+
+
+def run(*args: str, input: str | None = None):
+    _register_commands()
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def mentions(documents) -> Counter:
+    """(mention text, label) pairs, which survive every format's text reconstruction."""
+    return Counter((d.text[s.start : s.end], s.label) for d in documents for s in d.spans)
+
+
+# ---------------------------------------------------------------------- offsets
+def test_fixture_model_tags_both_types(tagger: Tagger) -> None:
+    document = tagger.annotate(EXAMPLE)
+    assert {s.label for s in document.spans} == {"Gene", "Disease"}
+
+
+def test_offsets_select_the_span_text_in_the_original(tagger: Tagger, tmp_path: Path) -> None:
+    source = tmp_path / "tricky.txt"
+    source.write_bytes(TRICKY.encode("utf-8"))
+    result = run("annotate", "-m", str(tagger_path(tagger, tmp_path)), str(source), "--to", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["text"] == TRICKY  # CRLF, hair space, emoji kept exactly
+    assert {s["text"] for s in document["spans"]} >= {"melanoma", "BRCA1", "TP53"}
+    for span in document["spans"]:
+        assert TRICKY[span["start"] : span["end"]] == span["text"]
+    by_api = tagger.annotate(TRICKY)
+    assert [(s.start, s.end, s.label) for s in by_api.spans] == [
+        (s["start"], s["end"], s["label"]) for s in document["spans"]
+    ]
+
+
+def tagger_path(tagger: Tagger, tmp_path: Path) -> Path:
+    """Saved copy of the module's tagger (the CLI loads models from paths)."""
+    path = tmp_path / "model"
+    return path if path.exists() else tagger.save(path)
+
+
+def test_lines_mode_offsets_are_per_line(tiny_model: Path) -> None:
+    text = "TP53 in asthma\n\n\u200aKRAS \u00e9 melanoma\r\nno\n"
+    result = run("annotate", "-m", str(tiny_model), "-", "--lines", "--to", "jsonl", input=text)
+    assert result.exit_code == 0, result.output
+    records = jsonl(result.stdout)
+    assert [r["id"] for r in records] == ["stdin:1", "stdin:3", "stdin:4"]
+    assert [r["text"] for r in records] == ["TP53 in asthma", "\u200aKRAS \u00e9 melanoma", "no"]
+    for record in records:
+        for span in record["spans"]:
+            assert 0 <= span["start"] < span["end"] <= len(record["text"])
+    assert [records[1]["text"][s["start"] : s["end"]] for s in records[1]["spans"]] == [
+        "KRAS",
+        "melanoma",
+    ]
+
+
+def test_pathological_tokens_and_a_megabyte_line(tagger: Tagger, tmp_path: Path) -> None:
+    chemical = "N" + "-(2-hydroxyethyl)piperazine" * 15  # ~400 characters, no spaces
+    assert len(chemical) > 400
+    line = "x" * 1_000_000 + " in BRCA1 melanoma."
+    source = tmp_path / "long.txt"
+    source.write_text(f"{chemical} binds TP53 in melanoma.\n{line}\n")
+    results = list(
+        annotate_stream(tagger, read_source(Source("file", str(source), "text", "f"), lines=True))
+    )
+    assert [d.text for d in results] == [f"{chemical} binds TP53 in melanoma.", line]
+    for document in results:
+        assert all(len(t.text) <= 64 for t in document.tokens)
+        assert all(len(s.tokens) <= 1000 for s in document.sentences)
+        for span in document.spans:
+            assert document.text[span.start : span.end].strip()
+    assert ("TP53", "Gene") in {(results[0].span_text(s), s.label) for s in results[0].spans}
+    assert ("melanoma", "Disease") in {(line[s.start : s.end], s.label) for s in results[1].spans}
+
+
+# ---------------------------------------------------------------------- failures
+def test_malformed_file_is_reported_and_the_rest_is_annotated(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("BRCA1 causes melanoma.\n")
+    (folder / "sub" / "b.txt").write_text("KRAS and asthma.\n")
+    (folder / "c.jsonl").write_text(
+        '{"id": "ok", "text": "TP53 in diabetes", "spans": []}\n{"id": "broken", "text": 5}\n'
+    )
+    (folder / "sub" / "latin1.txt").write_bytes("line one\nca\xe9\n".encode("latin-1"))
+    (folder / "ignored.bin").write_bytes(b"\x00\x01")
+    output = tmp_path / "out.jsonl"
+    result = run("annotate", "-m", str(tiny_model), str(folder), "-o", str(output))
+    assert result.exit_code == 1
+    assert f"{folder / 'c.jsonl'}, line 2: text must be a string" in result.stderr
+    assert f"{folder / 'sub' / 'latin1.txt'}, line 2: not valid UTF-8" in result.stderr
+    assert "2 input(s) failed" in result.stderr
+    ids = [r["id"] for r in jsonl(output.read_text())]
+    assert ids == [str(folder / "a.txt"), "ok", str(folder / "sub" / "b.txt")]
+
+
+def test_missing_file_argument_is_an_error_not_text(tiny_model: Path, tmp_path: Path) -> None:
+    result = run("annotate", "-m", str(tiny_model), str(tmp_path / "nope.txt"), "KRAS here")
+    assert result.exit_code == 1
+    assert "nope.txt: no such file or directory" in result.stderr
+    assert [r["id"] for r in jsonl(result.stdout)] == ["text-1"]
+
+
+def test_output_never_overwrites_an_input(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    original = '{"id": "a", "text": "BRCA1 in asthma", "spans": []}\n'
+    source.write_text(original)
+    result = run("annotate", "-m", str(tiny_model), str(source), "-o", str(source))
+    assert isinstance(result.exception, BionerError)
+    assert "refusing to overwrite" in str(result.exception)
+    assert source.read_text() == original
+    inside = run("annotate", "-m", str(tiny_model), str(tmp_path), "-o", str(tmp_path / "x.jsonl"))
+    assert isinstance(inside.exception, BionerError)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_default_model_missing_says_how_to_pass_one() -> None:
+    result = run("annotate", "BRCA1")
+    assert isinstance(result.exception, BionerError)
+    assert "--model" in str(result.exception)
+
+
+# ---------------------------------------------------------------------- options
+def test_types_filter(tiny_model: Path) -> None:
+    both = jsonl(run("annotate", "-m", str(tiny_model), EXAMPLE, "--to", "jsonl").stdout)
+    genes = jsonl(
+        run("annotate", "-m", str(tiny_model), EXAMPLE, "--to", "jsonl", "--types", "Gene").stdout
+    )
+    assert {s["label"] for s in both[0]["spans"]} == {"Gene", "Disease"}
+    assert genes[0]["spans"] == [s for s in both[0]["spans"] if s["label"] == "Gene"]
+    bad = run("annotate", "-m", str(tiny_model), EXAMPLE, "--types", "Protein")
+    assert isinstance(bad.exception, BionerError)
+    assert "Protein" in str(bad.exception) and "Gene" in str(bad.exception)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [
+        ("jsonl", "out.jsonl"),
+        ("pubtator", "out.pubtator"),
+        ("bioc-xml", "out.xml"),
+        ("bioc-json", "out.json"),
+        ("brat", "out_brat"),
+        ("conll", "out.conll"),
+    ],
+)
+def test_every_output_format_reads_back(
+    tiny_model: Path, tmp_path: Path, fmt: str, name: str
+) -> None:
+    inputs = [EXAMPLE, "KRAS and EGFR in leukemia.\nNo asthma here.", "nothing at all"]
+    reference = run("annotate", "-m", str(tiny_model), *inputs, "--to", "jsonl")
+    expected = Counter(
+        (r["text"][s["start"] : s["end"]], s["label"])
+        for r in jsonl(reference.stdout)
+        for s in r["spans"]
+    )
+    assert sum(expected.values()) >= 5
+    target = tmp_path / name
+    result = run("annotate", "-m", str(tiny_model), *inputs, "--to", fmt, "-o", str(target))
+    assert result.exit_code == 0, result.output
+    documents = list(read_documents(target, fmt))
+    assert mentions(documents) == expected
+    if fmt == "pubtator":  # PubTator has no line breaks inside a text: one space each
+        assert [d.text for d in documents] == [t.replace("\n", " ") for t in inputs]
+    elif fmt != "conll":  # CoNLL rebuilds the text from tokens
+        assert [d.text for d in documents] == inputs
+
+
+def test_json_array_for_several_documents(tiny_model: Path) -> None:
+    result = run("annotate", "-m", str(tiny_model), EXAMPLE, "KRAS", "--to", "json")
+    documents = json.loads(result.stdout)
+    assert [d["id"] for d in documents] == ["text-1", "text-2"]
+    for document in documents:
+        for span in document["spans"]:
+            assert document["text"][span["start"] : span["end"]] == span["text"]
+            assert 0.0 <= span["score"] <= 1.0
+
+
+def test_terminal_view(tiny_model: Path) -> None:
+    result = run("annotate", "-m", str(tiny_model), EXAMPLE, "--to", "terminal")
+    assert result.exit_code == 0, result.output
+    assert EXAMPLE in result.stdout
+    assert "Legend:" in result.stdout and "Gene" in result.stdout
+
+
+def test_workers_give_the_same_output_in_order(tiny_model: Path, tmp_path: Path) -> None:
+    lines = [
+        f"{g} and {d} in line {i}" + (" filler" * (i % 7))
+        for i, (g, d) in enumerate(
+            itertools.islice(
+                itertools.cycle(
+                    zip(["BRCA1", "TP53", "KRAS"], ["asthma", "melanoma", "diabetes"], strict=True)
+                ),
+                60,
+            )
+        )
+    ]
+    source = tmp_path / "many.txt"
+    source.write_text("\n".join(lines) + "\n")
+    common = ["annotate", "-m", str(tiny_model), str(source), "--lines", "--to", "jsonl"]
+    one = run(*common, "--batch-size", "4")
+    two = run(*common, "--batch-size", "4", "--workers", "2")
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    assert two.stdout == one.stdout
+    assert [r["id"] for r in jsonl(two.stdout)] == [f"{source}:{i}" for i in range(1, 61)]
+
+
+# ---------------------------------------------------------------------- Python API
+def test_annotate_stream_is_lazy(tagger: Tagger) -> None:
+    endless = itertools.cycle(["BRCA1 in asthma.", "nothing"])
+    first = list(itertools.islice(annotate_stream(tagger, endless, batch_size=2), 5))
+    assert [d.id for d in first] == ["doc1", "doc2", "doc3", "doc4", "doc5"]
+    assert [s.label for s in first[0].spans] == ["Gene", "Disease"]
+
+
+def test_annotate_from_threads_equals_sequential(tagger: Tagger) -> None:
+    texts = [EXAMPLE, "KRAS in leukemia", "EGFR and diabetes", TRICKY] * 3
+    expected = [[s.key for s in tagger.annotate(t).spans] for t in texts]
+    results: dict[int, list] = {}
+
+    def work(index: int) -> None:
+        results[index] = [s.key for s in tagger.annotate(texts[index]).spans]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [results[i] for i in range(len(texts))] == expected
