@@ -65,8 +65,12 @@ def test_temperature_schedule_draws_corpora_in_those_proportions() -> None:
 def test_sequential_and_proportional_schedules_visit_each_batch_once() -> None:
     sizes = {"a": 3, "b": 2}
     assert multitask_schedule(sizes, "sequential", random.Random(1), order=["b", "a"]) == [
-        "b", "b", "a", "a", "a",
-    ]  # fmt: skip
+        "b",
+        "b",
+        "a",
+        "a",
+        "a",
+    ]
     mixed = multitask_schedule(sizes, "proportional", random.Random(1))
     assert Counter(mixed) == Counter(sizes)
 
@@ -119,8 +123,13 @@ def test_train_command_with_two_corpora_names_heads_after_folders(
     run = tmp_path / "run"
     args = ["train", "saber-baseline", "--corpus", str(folders[0]), "--corpus", str(folders[1])]
     args += ["-o", str(run), "--quiet", "--label-map", "Gene=GENE"]
-    for value in ("model.embedder.word.dim=8", "model.embedder.char.hidden=4",
-                  "model.encoder.hidden=8", "model.encoder.layers=1", "training.epochs=1"):  # fmt: skip
+    for value in (
+        "model.embedder.word.dim=8",
+        "model.embedder.char.hidden=4",
+        "model.encoder.hidden=8",
+        "model.encoder.layers=1",
+        "training.epochs=1",
+    ):
         args += ["--set", value]
     result = CliRunner().invoke(app.app, args)
     assert result.exit_code == 0, result.output
