@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	# torch first and exactly pinned: the CPU wheel, never a newer CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# Headless Chromium for the service's browser test (which skips, saying so, without it).
+	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium) \
+		|| echo "chromium not installed: the browser test will be skipped"
 	touch $(STAMP)
 
 setup: $(STAMP)
