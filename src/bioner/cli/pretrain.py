@@ -149,6 +149,7 @@ def bilm_command(
     eval_every: int = typer.Option(500, help="Steps between held-out evaluations/checkpoints."),
     learning_rate: float = typer.Option(1e-3, help="Adam learning rate."),
     threads: int = typer.Option(1, help="torch CPU threads."),
+    device: str = typer.Option("auto", help="auto (CUDA when available), cpu or cuda."),
     seed: int = typer.Option(1),
     resume: bool = typer.Option(False, help="Continue the run in OUTPUT from its checkpoint."),
     quiet: bool = typer.Option(False, help="No progress bars."),
@@ -175,6 +176,7 @@ def bilm_command(
         learning_rate=learning_rate,
         threads=threads,
         seed=seed,
+        device=device,
     )
     word = experiment.model.embedder.word
     chosen = [] if resume else _sources(sources, lowercase=word.lowercase)

@@ -91,7 +91,7 @@ from bioner.training.checkpoints import checkpoint_exists, load_checkpoint, save
 from bioner.training.metrics_log import MetricsLog
 from bioner.training.optimizers import clip_gradients
 from bioner.training.schedules import EarlyStopping, PlateauAnnealer
-from bioner.training.seeding import seed_everything
+from bioner.training.seeding import seed_everything, select_device
 
 Direction = Literal["forward", "backward", "both"]
 DIRECTIONS: tuple[str, ...] = ("forward", "backward", "both")
@@ -254,6 +254,7 @@ class BiLMSettings:
     lstm_init: float = 0.005  # §3.3
     seed: int = 1
     threads: int = 1
+    device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
 
 
 # ---------------------------------------------------------------------------- data
@@ -477,7 +478,9 @@ class BiLMTrainer:
         model.eval()
         totals: dict[str, list[float]] = {}
         sentences = list(read_sentences(self.directory / "data" / "heldout.txt"))
+        device = next(model.parameters()).device
         for batch in tagger.batches(self._encode(tagger, sentences), batch_tokens=4000):
+            batch = batch.to(device)
             for direction, (nll, count) in model.direction_nll(batch).items():
                 total = totals.setdefault(direction, [0.0, 0])
                 total[0] += float(nll)
@@ -503,6 +506,8 @@ class BiLMTrainer:
         seed_everything(settings.seed)
         words, chars = load_vocab(self.directory)
         model, tagger = self._build(words, chars)
+        device = select_device(settings.device)
+        model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
         annealer = PlateauAnnealer(settings.anneal_factor, 0, 1e-7)
         stopper = EarlyStopping(settings.early_stopping_patience)
@@ -564,6 +569,7 @@ class BiLMTrainer:
             for batches in self._buffers(tagger, state["epoch"], state["buffer"]):
                 for batch in batches[state["batch"] :]:
                     started = time.perf_counter()
+                    batch = batch.to(device)
                     optimizer.zero_grad(set_to_none=True)
                     loss = model.loss(batch)
                     loss.backward()
@@ -609,7 +615,12 @@ class BiLMTrainer:
 
 def _resume_overrides(settings: BiLMSettings) -> dict[str, Any]:
     """Settings a resumed run may change (how long to run, threads); the rest are the run's."""
-    return {"epochs": settings.epochs, "max_steps": settings.max_steps, "threads": settings.threads}
+    return {
+        "epochs": settings.epochs,
+        "max_steps": settings.max_steps,
+        "threads": settings.threads,
+        "device": settings.device,
+    }
 
 
 def _fmt(perplexity: dict[str, float]) -> str:

@@ -1,0 +1,177 @@
+"""Pretraining ablation: random init vs word2vec vs BiLM transfer vs other presets (char LM).
+
+Sachan Table 3 (none / LM_f / LM_b / BiLM) and Lyu Table 3 / DeepVar Table 6 (word vectors)
+on the same corpora, test-set exact-match F1 with the best epoch on devel.
+
+Reproduce (full run: hours per cell on a CPU; pretrain first, see docs/pretraining.md):
+
+    .venv/bin/python benchmarks/pretraining_ablation.py \
+        --word2vec runs/pretrain/w2v-cased-300.txt --bilm runs/pretrain/bilm-sachan \
+        --table3 --extra-preset bionerflair --seeds 1 2 3
+
+Variants (each a `bioner train` run of `--preset`, default sachan-cnn, unless named):
+    random     the preset as it is (random embeddings)
+    word2vec   + model.embedder.word.vectors=<--word2vec>
+    bilm       --init-from <--bilm> --init-directions both
+    lmf, lmb   --init-directions forward / backward (with --table3)
+    <preset>   every --extra-preset, run as it is (e.g. bionerflair: char LM + word2vec)
+
+Every cell (variant × corpus × seed) is one subprocess writing `<runs>/<variant>/<corpus>/
+seed<k>/summary.json`; finished cells are skipped and an interrupted cell is resumed with
+`--resume`, so the command can simply be run again. After every cell the results JSON and
+the markdown table (mean ± sd over seeds) under benchmarks/results/ are rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SHARED = Path(os.environ.get("BIONER_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+CORPORA = ["NCBI-disease", "BC5CDR-chem", "BC5CDR-disease", "BC2GM", "JNLPBA"]
+
+
+def variants(args: argparse.Namespace) -> dict[str, list[str]]:
+    """Variant name → the `bioner train` arguments that differ between variants."""
+    table: dict[str, list[str]] = {"random": [args.preset]}
+    if args.word2vec:
+        table["word2vec"] = [args.preset, "--set", f"model.embedder.word.vectors={args.word2vec}"]
+    if args.bilm:
+        table["bilm"] = [args.preset, "--init-from", args.bilm, "--init-directions", "both"]
+        if args.table3:
+            table["lmf"] = [args.preset, "--init-from", args.bilm, "--init-directions", "forward"]
+            table["lmb"] = [args.preset, "--init-from", args.bilm, "--init-directions", "backward"]
+    for preset in args.extra_preset:
+        table[preset] = [preset]
+    if args.only:
+        table = {name: argv for name, argv in table.items() if name in args.only}
+    return table
+
+
+def run_cell(args: argparse.Namespace, argv: list[str], corpus: str, run_dir: Path) -> dict:
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        return json.loads(summary.read_text())
+    command = [
+        sys.executable,
+        "-c",
+        "from bioner.cli.app import main; main()",
+        "train",
+        *argv,
+        "--corpus",
+        str(args.corpora_dir / corpus),
+        "--output",
+        str(run_dir),
+        "--quiet",
+        "--set",
+        f"training.num_threads={args.threads}",
+    ]
+    for override in args.set:
+        command += ["--set", override]
+    if (run_dir / "checkpoint").exists():
+        command.append("--resume")
+    print("$", " ".join(command), flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    record = json.loads(summary.read_text())
+    record.setdefault("wall_seconds", time.perf_counter() - started)
+    return record
+
+
+def cell_record(variant: str, corpus: str, seed: int, summary: dict[str, Any]) -> dict:
+    test = summary.get("test") or {}
+    return {
+        "variant": variant,
+        "corpus": corpus,
+        "seed": seed,
+        "test_precision": test.get("precision"),
+        "test_recall": test.get("recall"),
+        "test_f1": test.get("f1"),
+        "best_dev_f1": summary.get("best_dev_f1"),
+        "best_epoch": summary.get("best_epoch"),
+        "epochs_run": summary.get("epochs_run"),
+        "train_seconds": summary.get("train_seconds"),
+    }
+
+
+def write_results(args: argparse.Namespace, table: dict[str, list[str]], cells: list[dict]):
+    results = args.results
+    results.mkdir(parents=True, exist_ok=True)
+    reproduce = "python " + " ".join(sys.argv)
+    payload = {
+        "command": reproduce,
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "variants": table,
+        "overrides": args.set,
+        "cells": cells,
+    }
+    (results / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    corpora = [c for c in args.corpora if any(x["corpus"] == c for x in cells)]
+    lines = [
+        f"# Pretraining ablation: test exact-match F1 (%), mean ± sd over seeds {args.seeds}",
+        "",
+        f"Reproduce: `{reproduce}`",
+        "",
+        f"Overrides for every run: {args.set or 'none'}",
+        "",
+        "| variant | " + " | ".join(corpora) + " |",
+        "|---|" + "---|" * len(corpora),
+    ]
+    for variant in table:
+        row = [variant]
+        for corpus in corpora:
+            scores = [
+                100 * c["test_f1"]
+                for c in cells
+                if c["variant"] == variant and c["corpus"] == corpus and c["test_f1"] is not None
+            ]
+            if not scores:
+                row.append("—")
+            elif len(scores) == 1:
+                row.append(f"{scores[0]:.2f}")
+            else:
+                row.append(f"{statistics.mean(scores):.2f} ± {statistics.stdev(scores):.2f}")
+        lines.append("| " + " | ".join(row) + " |")
+    (results / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="sachan-cnn")
+    parser.add_argument("--word2vec", help="word2vec file for the word2vec variant")
+    parser.add_argument("--bilm", help="BiLM run directory (bioner pretrain bilm)")
+    parser.add_argument("--table3", action="store_true", help="also LM_f and LM_b transfer")
+    parser.add_argument("--extra-preset", nargs="*", default=[], help="e.g. bionerflair")
+    parser.add_argument("--only", nargs="*", help="run only these variant names")
+    parser.add_argument("--corpora", nargs="*", default=CORPORA)
+    parser.add_argument("--corpora-dir", type=Path, default=SHARED / "corpora")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[1])
+    parser.add_argument("--set", nargs="*", default=[], help="overrides for every run")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--runs", type=Path, default=Path("runs/pretraining_ablation"))
+    parser.add_argument("--name", default="pretraining_ablation", help="results file stem")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="results folder")
+    args = parser.parse_args()
+    table = variants(args)
+    cells: list[dict] = []
+    for corpus in args.corpora:
+        for variant, argv in table.items():
+            for seed in args.seeds:
+                run_dir = args.runs / variant / corpus / f"seed{seed}"
+                summary = run_cell(args, [*argv, "--set", f"training.seed={seed}"], corpus, run_dir)
+                cells.append(cell_record(variant, corpus, seed, summary))
+                write_results(args, table, cells)
+    print(f"wrote {args.results / (args.name + '.md')}")
+
+
+if __name__ == "__main__":
+    main()
