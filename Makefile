@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	# Headless Chromium for the service's browser test (which skips, saying so, without it).
-	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium) \
+	command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) \
 		|| echo "chromium not installed: the browser test will be skipped"
 	touch $(STAMP)
 
