@@ -40,11 +40,26 @@ SHARED = Path(os.environ.get("BIONER_SHARED", Path(__file__).resolve().parents[2
 CORPORA = ["NCBI-disease", "BC5CDR-chem", "BC5CDR-disease", "BC2GM", "JNLPBA"]
 
 
+def vector_dim(path: Path) -> int:
+    """The dimension in a word2vec file's `count dim` header (text and binary alike)."""
+    with open(path, "rb") as stream:
+        fields = stream.readline().split()
+    if len(fields) != 2 or not all(f.isdigit() for f in fields):
+        sys.exit(f"{path}: not a word2vec file with a 'count dim' header")
+    return int(fields[1])
+
+
 def variants(args: argparse.Namespace) -> dict[str, list[str]]:
     """Variant name → the `bioner train` arguments that differ between variants."""
     table: dict[str, list[str]] = {"random": [args.preset]}
     if args.word2vec:
-        table["word2vec"] = [args.preset, "--set", f"model.embedder.word.vectors={args.word2vec}"]
+        table["word2vec"] = [
+            args.preset,
+            "--set",
+            f"model.embedder.word.vectors={args.word2vec}",
+            "--set",  # the saved config must state the vectors' dimension to reload
+            f"model.embedder.word.dim={vector_dim(Path(args.word2vec))}",
+        ]
     if args.bilm:
         table["bilm"] = [args.preset, "--init-from", args.bilm, "--init-directions", "both"]
         if args.table3:

@@ -423,6 +423,12 @@ class BiLMTrainer:
             vectors = load_word_vectors(
                 word.vectors, format=word.vectors_format, limit=word.max_vectors
             )
+            if vectors.dim != word.dim:
+                raise BionerError(
+                    f"{word.vectors} has {vectors.dim}-dimensional vectors but the config says "
+                    f"model.embedder.word.dim={word.dim}; add --set "
+                    f"model.embedder.word.dim={vectors.dim} (the transferred tagger needs it)"
+                )
             matrix, coverage = build_embedding_matrix(
                 words.items,
                 vectors,
