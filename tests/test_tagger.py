@@ -224,6 +224,9 @@ def test_frozen_word_vectors_do_not_change(tmp_path: Path) -> None:
         show_progress=False,
     ).train()
     assert torch.equal(before, tagger.model.embedder.word.embedding.weight)
+    # the vectors' width (4) overrides the preset's dim (16), and a reload rebuilds it
+    reloaded = Tagger.load(tmp_path / "run" / "model")
+    assert reloaded.model.embedder.word.embedding.weight.shape[1] == 4
 
 
 def test_config_errors_name_the_problem(tmp_path: Path) -> None:

@@ -126,8 +126,17 @@ class Tagger:
                 digits=word_config.normalize_digits,
                 seed=config.training.seed,
             )
+            # The vectors decide the width; record it so `load` rebuilds the same shapes.
+            word_config.dim = vectors.dim
         model = TaggerModel(model_config, len(words), len(chars), tags, matrix)
-        return cls(config, words, chars, tags, model)
+        meta = {}
+        if matrix is not None:
+            meta["word_vectors"] = {
+                "path": word_config.vectors,
+                "dim": vectors.dim,
+                "coverage": _coverage.ratio,
+            }
+        return cls(config, words, chars, tags, model, meta)
 
     # ------------------------------------------------------------------ encoding
     def normalize(self, word: str) -> str:
