@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--note", default="", help="How this build was run (goes in the table).")
     parser.add_argument(
         "--directions",
         nargs="+",
@@ -76,7 +78,7 @@ def main() -> None:
     if len(summaries) < 2:
         return
     command = "nice -n 19 .venv/bin/python benchmarks/charlm_small.py " + shlex.join(sys.argv[1:])
-    result = {"command": command, "runs": summaries}
+    result = {"command": command, "note": args.note, "runs": summaries}
     args.results.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(args.results.with_suffix(".json")) as stream:
         json.dump(result, stream, indent=1, ensure_ascii=False)
@@ -122,10 +124,15 @@ def markdown(result: dict) -> str:
     lines += [
         "",
         "Validation BPC picks the saved step and drives annealing; test BPC is measured once "
-        "on documents never used for anything else. Untrained, a model over these characters "
-        "would score about log2(chars) bits.",
+        "on documents never used for anything else. A uniform guess over the vocabulary scores "
+        f"log2({any_run['vocabulary_size']}) = {math.log2(any_run['vocabulary_size']):.2f} bits. "
+        "Train seconds are wall-clock time (summed over resumed parts). Each direction can run "
+        "in its own process (`--directions forward` / `--directions backward`); re-running the "
+        "command resumes unfinished runs and then writes these files.",
         "",
     ]
+    if result.get("note"):
+        lines += [f"Note: {result['note']}", ""]
     return "\n".join(lines)
 
 
