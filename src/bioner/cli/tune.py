@@ -13,7 +13,9 @@ console = Console(stderr=True)
 def tune_command(
     config: str = typer.Argument(..., help="Preset name or config file to start from."),
     corpus: str = typer.Option(..., help="Corpus folder: trains on train, scores on devel."),
-    space: Path = typer.Option(..., help="Search-space TOML (e.g. configs/tune-deepvar.toml)."),
+    space: Path = typer.Option(
+        ..., help="Search-space TOML (e.g. configs/search/deepvar-table4.toml)."
+    ),
     trials: int = typer.Option(20, min=1, help="Finished trials wanted in the study."),
     storage: Path = typer.Option(Path("study.sqlite"), help="SQLite file of the study."),
     study_name: str = typer.Option("bioner", help="Study name inside the storage."),

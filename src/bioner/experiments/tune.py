@@ -1,7 +1,7 @@
 """Hyperparameter search with Optuna: a TOML search space, dev-F1 pruning, a resumable study.
 
 The search space file names config keys (the same dotted keys as `--set`) and how to sample
-each; `configs/tune-deepvar.toml` writes DeepVar Table 4 as a categorical grid:
+each; `configs/search/deepvar-table4.toml` writes DeepVar Table 4 as a categorical grid:
 
     [params."model.encoder.hidden"]
     choices = [50, 100, 200]                 # categorical (the default kind)
