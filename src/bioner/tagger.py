@@ -267,6 +267,7 @@ class Tagger:
             raise BionerError(f"{target} exists; refusing to overwrite it")
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; a model directory is ordinary data
         try:
             (staging / "config.json").write_text(self.config.model_dump_json(indent=2))
             vocab = {
