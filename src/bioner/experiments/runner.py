@@ -25,6 +25,7 @@ from bioner.data.atomic import atomic_write
 from bioner.data.corpus import load_corpus
 from bioner.data.document import Document
 from bioner.errors import BionerError
+from bioner.training.config import apply_limits
 from bioner.training.data import ensure_tokenized, hold_out, make_tokenizer, relabel
 
 console = Console(stderr=True)
@@ -150,12 +151,12 @@ def execute(job: RunJob, settings: ModelSettings, work_dir: Path) -> dict[str, A
 
     experiment = load_config(settings.config, settings.overrides)
     experiment.training.seed = job.seed
-    if settings.epochs is not None:
-        experiment.training.epochs = settings.epochs
-    if settings.max_train_sentences is not None:
-        experiment.training.max_train_sentences = settings.max_train_sentences
-    if settings.threads is not None:
-        experiment.training.num_threads = settings.threads
+    apply_limits(
+        experiment.training,
+        epochs=settings.epochs,
+        max_train_sentences=settings.max_train_sentences,
+        threads=settings.threads,
+    )
     data = job.build()
     dev = {h: first_sentences(d, settings.max_eval_sentences) for h, d in data.dev.items()}
     test = first_sentences(data.test, settings.max_eval_sentences)

@@ -33,6 +33,7 @@ from typing import Any
 from bioner.config import ExperimentConfig, load_config
 from bioner.data.atomic import atomic_write
 from bioner.errors import BionerError
+from bioner.training.config import apply_limits
 
 
 @dataclass
@@ -132,12 +133,12 @@ class TuneSettings:
 def _experiment(settings: TuneSettings, values: dict[str, Any]) -> ExperimentConfig:
     experiment = load_config(settings.config, [*settings.overrides, *as_overrides(values)])
     experiment.data.corpus = settings.corpus
-    if settings.epochs is not None:
-        experiment.training.epochs = settings.epochs
-    if settings.max_train_sentences is not None:
-        experiment.training.max_train_sentences = settings.max_train_sentences
-    if settings.threads is not None:
-        experiment.training.num_threads = settings.threads
+    apply_limits(
+        experiment.training,
+        epochs=settings.epochs,
+        max_train_sentences=settings.max_train_sentences,
+        threads=settings.threads,
+    )
     experiment.training.seed = settings.seed
     return experiment
 

@@ -289,3 +289,19 @@ def format_validation_error(
             issue = f"{where}{message}{shown}"
         issues.append(issue)
     return f"{source}: " + "; ".join(issues)
+
+
+def apply_limits(
+    training: TrainingConfig,
+    *,
+    epochs: int | None = None,
+    max_train_sentences: int | None = None,
+    threads: int | None = None,
+) -> None:
+    """Shrink a run to fit a CPU: set each limit that is given, leave the others alone."""
+    if epochs is not None:
+        training.epochs = epochs
+    if max_train_sentences is not None:
+        training.max_train_sentences = max_train_sentences
+    if threads is not None:
+        training.num_threads = threads
