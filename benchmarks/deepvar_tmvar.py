@@ -131,6 +131,9 @@ PAPER_OPTIMIZERS: dict[tuple[str, str], tuple[float, float, float]] = {
     ("DNN", "Adam"): (88.36, 90.87, 89.60),
 }
 TARGET_F1, STRETCH_F1 = 90.8, 91.4
+REPRODUCE = (
+    "python benchmarks/deepvar_tmvar.py --epochs 15 --patience 4 --set training.learning_rate=0.001"
+)
 
 
 def intact_share(documents: list[Any]) -> dict[str, float]:
@@ -272,7 +275,7 @@ def _paper(values: tuple[float, float, float] | None) -> str:
     return " | ".join(f"{v:.2f}" for v in values) if values else "— | — | —"
 
 
-def write_tables(command: str) -> None:
+def write_tables(command: str, runs: Path) -> None:
     folder = RESULTS / NAME
     rows = {
         v.name: json.loads((folder / f"{v.name}.json").read_text())
@@ -292,9 +295,16 @@ def write_tables(command: str) -> None:
     lines = [
         "# DeepVar on tmVar",
         "",
-        "Commands (each variant's own is in the Runs table and the JSON):",
+        "Reproduce every row (finished variants are skipped, so it also resumes):",
         "",
-        *[f"    nice -n 19 .venv/bin/{c}" for c in commands],
+        f"    nice -n 19 .venv/bin/{REPRODUCE}",
+        "    # and the dev-only sweep:",
+        f"    nice -n 19 .venv/bin/{REPRODUCE} --sweep",
+        "",
+        "The rows below came from these invocations (some ran side by side; each row's own "
+        "command is in the Runs table and the JSON):",
+        "",
+        *[f"    {c}" for c in commands if c != command or "--only" in c],
         "",
         "tmVar test set (166 abstracts), exact matching: a prediction counts only with the "
         "gold boundaries and type. P/R/F1 are micro-averaged over all mentions (%); the best "
@@ -420,6 +430,25 @@ def write_tables(command: str) -> None:
                 f"| {name} | `{' '.join(extra)}` | {_pct(r['best_dev_f1'])} | "
                 f"{r['epochs_run']} ({r['best_epoch']}) |"
             )
+    partial = []
+    for v in [*VARIANTS, *SWEEP]:
+        log = runs / v.name / "metrics.jsonl"
+        if v.name in rows or v.name in sweep or not log.exists():
+            continue
+        records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        curve = " ".join(f"{r['epoch']}: {_pct(r['dev_f1'])}" for r in records if "dev_f1" in r)
+        partial.append(f"| {v.name} | {curve} |")
+    if partial:
+        lines += [
+            "",
+            "## Unfinished runs (dev F1 by epoch so far; no test figures)",
+            "",
+            "Stopped for lack of CPU time; the command resumes them from their last checkpoint.",
+            "",
+            "| variant | dev F1 by epoch |",
+            "|---|---|",
+            *partial,
+        ]
     lines += [
         "",
         "## Runs",
@@ -454,7 +483,7 @@ def main() -> None:
     )
     args.command = command
     if args.tables_only:
-        write_tables(command)
+        write_tables(command, Path(args.runs))
         return
     pool = SWEEP if args.sweep else VARIANTS
     by_name = {v.name: v for v in pool}
@@ -475,8 +504,8 @@ def main() -> None:
         record = run_variant(variant, args, out_file)
         summary = record.get("test", {}).get("f1", record["best_dev_f1"])
         print(f"[{variant.name}] F1 {100 * summary:.2f} in {time.time() - t0:.0f} s", flush=True)
-        write_tables(command)
-    write_tables(command)
+        write_tables(command, Path(args.runs))
+    write_tables(command, Path(args.runs))
 
 
 if __name__ == "__main__":
