@@ -105,7 +105,9 @@ def write_table(name: str, corpora: list[str], command: str) -> None:
         "",
         f"Command: `{command}`",
         "",
-        "Test split, exact matching (micro). Best epoch chosen on devel. 2-core CPU.",
+        "Test split, exact matching (micro). Best epoch chosen on devel. 2-core CPU. "
+        "`infer sent/s` is the one cold pass that produced the test scores (first call, "
+        f"4,000-token batches); warm throughput is in `inference-{name}.md`.",
         "",
         "| corpus | P | R | F1 | epochs (best) | train s | train sent/s | infer sent/s "
         "| peak RSS MB |",

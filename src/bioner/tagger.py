@@ -185,7 +185,7 @@ class Tagger:
         documents: Sequence[Document],
         heads: Sequence[str] | None = None,
         *,
-        batch_tokens: int = 4000,
+        batch_tokens: int = 8000,
     ) -> list[Document]:
         """Copies of the documents whose spans are the model's predictions.
 

@@ -19,7 +19,9 @@ def predict_command(
         "jsonl", "--to", help="conll, pubtator, bioc-xml, bioc-json, brat, jsonl."
     ),
     head: list[str] = typer.Option([], "--head", help="Decoder head(s) to use (default: all)."),
-    tokenizer: str = typer.Option("default", help="default or variant (for raw-text inputs)."),
+    tokenizer: str | None = typer.Option(
+        None, help="default or variant, for raw-text inputs (default: as the model was trained)."
+    ),
 ) -> None:
     """Replace the input's annotations with the model's predictions and write them out."""
     from bioner.data.formats import read_documents, write_documents
@@ -28,7 +30,8 @@ def predict_command(
 
     tagger = Tagger.load(model)
     documents = ensure_tokenized(
-        list(read_documents(input_path, from_format)), make_tokenizer(tokenizer)
+        list(read_documents(input_path, from_format)),
+        make_tokenizer(tokenizer or tagger.config.data.tokenizer),
     )
     predicted = tagger.predict_documents(documents, head or None)
     count = write_documents(predicted, output, to_format, inputs=[input_path])
