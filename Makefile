@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/bioner corpus stats ../shared/corpora/NCBI-disease
+	$(VENV)/bin/bioner annotate --to terminal "Germline mutations in BRCA1 (c.68_69delAG) \
+	predispose women to breast and ovarian cancer. In MCF-7 cells, tamoxifen reduced the \
+	expression of the estrogen receptor and of TP53 in mice."
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

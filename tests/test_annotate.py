@@ -170,10 +170,11 @@ def test_output_never_overwrites_an_input(tiny_model: Path, tmp_path: Path) -> N
     assert not (tmp_path / "x.jsonl").exists()
 
 
-def test_default_model_missing_says_how_to_pass_one() -> None:
-    result = run("annotate", "BRCA1")
+def test_unknown_model_name_lists_the_bundled_ones() -> None:
+    result = run("annotate", "-m", "no-such-model", "BRCA1")
     assert isinstance(result.exception, BionerError)
-    assert "--model" in str(result.exception)
+    assert "no-such-model" in str(result.exception)
+    assert "default" in str(result.exception)
 
 
 # ---------------------------------------------------------------------- options

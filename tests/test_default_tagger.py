@@ -1,0 +1,22 @@
+"""The bundled default tagger loads without a download and finds several entity types."""
+
+from __future__ import annotations
+
+from bioner.tagger import Tagger
+
+TEXT = (
+    "Germline mutations in BRCA1 (c.68_69delAG) predispose women to breast and ovarian "
+    "cancer. In MCF-7 cells, tamoxifen reduced the expression of TP53 in mice."
+)
+
+
+def test_default_tagger_annotates_with_exact_offsets() -> None:
+    tagger = Tagger.load("default")
+    assert set(tagger.tags) == {"BC5CDR", "BC2GM", "LINNAEUS", "JNLPBA", "tmVar"}
+    document = tagger.annotate(TEXT)
+    found = {(document.text[s.start : s.end], s.label) for s in document.spans}
+    assert document.text == TEXT
+    assert ("tamoxifen", "Chemical") in found
+    assert ("c.68_69delAG", "DNAMutation") in found
+    assert ("mice", "Species") in found
+    assert all(0.0 < s.score <= 1.0 for s in document.spans)
