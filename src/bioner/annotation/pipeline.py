@@ -344,7 +344,7 @@ def annotate_stream(
     tagger: Tagger,
     items: Iterable[str | Document],
     *,
-    batch_size: int = 32,
+    batch_size: int = 256,
     max_batch_chars: int = 200_000,
     types: Iterable[str] | None = None,
     tokenizer: Tokenizer | None = None,

@@ -62,7 +62,7 @@ def annotate_command(
     types: list[str] = typer.Option(
         [], "--types", "-t", help="Keep only these entity types (comma-separated or repeated)."
     ),
-    batch_size: int = typer.Option(32, "--batch-size", help="Documents per prediction batch."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Documents per prediction batch."),
     workers: int = typer.Option(
         1, "--workers", "-w", help="Worker processes (each loads the model)."
     ),
