@@ -149,12 +149,13 @@ class Tagger:
         encoded: list[EncodedSentence] = []
         tag_index = self._tag_index[head] if head is not None else None
         for document in documents:
+            ordered = document.sorted_spans() if tag_index is not None else None
             for sentence in document.sentences:
                 words = sentence.words
                 ids = self.words.ids(self.normalize(w) for w in words)
                 tag_ids = None
                 if tag_index is not None:
-                    tags = document.sentence_tags(sentence, self.scheme)
+                    tags = document.sentence_tags(sentence, self.scheme, ordered)
                     try:
                         tag_ids = [tag_index[t] for t in tags]
                     except KeyError as error:

@@ -161,9 +161,19 @@ class Document:
     def tokens(self) -> list[Token]:
         return [token for sentence in self.sentences for token in sentence.tokens]
 
-    def sentence_spans(self, sentence: Sentence) -> list[Span]:
-        """Spans that start inside the sentence's character range, in text order."""
-        return [s for s in self.sorted_spans() if sentence.start <= s.start < sentence.end]
+    def sentence_spans(
+        self, sentence: Sentence, sorted_spans: Sequence[Span] | None = None
+    ) -> list[Span]:
+        """Spans that start inside the sentence's character range, in text order.
+
+        Callers visiting every sentence pass `sorted_spans()` once, so the document's spans
+        are sorted once rather than once per sentence.
+        """
+        ordered = self.sorted_spans() if sorted_spans is None else sorted_spans
+        starts = [s.start for s in ordered]
+        return list(
+            ordered[bisect_left(starts, sentence.start) : bisect_left(starts, sentence.end)]
+        )
 
     def sorted_spans(self) -> list[Span]:
         return sorted(self.spans, key=lambda s: (s.start, s.end, s.label))
@@ -177,9 +187,12 @@ class Document:
         return first, max(last, first + 1)
 
     def sentence_tags(
-        self, sentence: Sentence, scheme: TagScheme | str = TagScheme.IOB2
+        self,
+        sentence: Sentence,
+        scheme: TagScheme | str = TagScheme.IOB2,
+        sorted_spans: Sequence[Span] | None = None,
     ) -> list[str]:
-        """Tags for a sentence's tokens from the document's spans.
+        """Tags for a sentence's tokens from the document's spans (`sorted_spans`: as above).
 
         A span whose edges fall inside a token is widened to whole tokens; where two spans
         would claim the same token the earlier (then longer) one wins, as the tag schemes
@@ -187,7 +200,9 @@ class Document:
         """
         chunks: list[tuple[str, int, int]] = []
         taken_until = 0
-        spans = sorted(self.sentence_spans(sentence), key=lambda s: (s.start, -s.end, s.label))
+        spans = sorted(
+            self.sentence_spans(sentence, sorted_spans), key=lambda s: (s.start, -s.end, s.label)
+        )
         for span in spans:
             first, last = self.token_range(sentence, span)
             if first < taken_until or first >= len(sentence.tokens):

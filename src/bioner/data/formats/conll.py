@@ -232,8 +232,9 @@ def write_conll(
             tokenizer = tokenizer or _default_tokenizer()
             sentences = tokenizer(document.text)
         encoded = 0
+        ordered = document.sorted_spans()
         for sentence in sentences:
-            tags = document.sentence_tags(sentence, scheme)
+            tags = document.sentence_tags(sentence, scheme, ordered)
             encoded += len(chunks_from_tags(tags, scheme))
             lines = []
             for token, tag in zip(sentence.tokens, tags, strict=True):
