@@ -94,17 +94,16 @@ class Trainer:
         limit = self.config.max_train_sentences
         if limit is not None:
             self.train_docs = {h: _first_sentences(d, limit) for h, d in self.train_docs.items()}
+        # Each corpus is encoded once; epochs only redraw the UNK replacement.
+        self._encoded = {head: tagger.encode(docs, head) for head, docs in self.train_docs.items()}
         self._singletons = self._training_singletons()
-        self._encoded: dict[str, list[EncodedSentence]] = {}
 
     # ------------------------------------------------------------------ helpers
     def _epoch_sentences(
         self, head: str, unk_replace_prob: float, rng: random.Random
     ) -> list[EncodedSentence]:
-        """The head's training sentences as ids (encoded once), singletons → UNK at random."""
-        encoded = self._encoded.get(head)
-        if encoded is None:
-            encoded = self._encoded[head] = self.tagger.encode(self.train_docs[head], head)
+        """The head's training sentences as ids, training singletons → UNK at random."""
+        encoded = self._encoded[head]
         if not unk_replace_prob or not self._singletons:
             return encoded
         unk, singletons = self.tagger.words.id(UNK), self._singletons
@@ -122,12 +121,9 @@ class Trainer:
 
     def _training_singletons(self) -> frozenset[int]:
         counts: Counter[int] = Counter()
-        for documents in self.train_docs.values():
-            for document in documents:
-                for sentence in document.sentences:
-                    counts.update(
-                        self.tagger.words.ids(self.tagger.normalize(w) for w in sentence.words)
-                    )
+        for sentences in self._encoded.values():
+            for sentence in sentences:
+                counts.update(sentence.word_ids)
         return frozenset(i for i, n in counts.items() if n == 1)
 
     def _batch_options(self) -> dict[str, Any]:
