@@ -14,17 +14,18 @@ import shutil
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+from torch import Tensor
 
 from bioner import __version__
 from bioner.config import ExperimentConfig
 from bioner.data.document import Document, Span
-from bioner.data.tagging import TagScheme, chunks_from_tags
+from bioner.data.tagging import OUTSIDE, TagScheme, chunks_from_tags
 from bioner.encoding.batching import CharEncoder, EncodedSentence, iterate_batches
 from bioner.encoding.vocabulary import PAD, UNK, Vocabulary
 from bioner.errors import BionerError
@@ -208,22 +209,17 @@ class Tagger:
             try:
                 for batch in self.batches(sentences, batch_tokens=batch_tokens, bucket=True):
                     results = self.model.predict(batch.to(self.device), heads)
+                    mask = batch.mask.cpu()
                     for name, (paths, confidences) in results.items():
-                        names = self.tags[name]
-                        for row, path in enumerate(paths):
+                        for row, label, first, end, score in _decoded_chunks(
+                            paths, confidences, mask, self.tags[name], self.scheme
+                        ):
                             position = batch.order[row]
                             doc_index, sent_index = owners[position]
                             tokens = documents[doc_index].sentences[sent_index].tokens
-                            tags = [names[i] for i in path]
-                            for label, first, last in chunks_from_tags(tags, self.scheme):
-                                score = (
-                                    min(confidences[row][first:last])
-                                    if confidences is not None
-                                    else None
-                                )
-                                per_sentence[position].append(
-                                    Span(tokens[first].start, tokens[last - 1].end, label, score)
-                                )
+                            per_sentence[position].append(
+                                Span(tokens[first].start, tokens[end - 1].end, label, score)
+                            )
             finally:
                 self.model.train(was_training)
         results_docs: list[Document] = []
@@ -334,6 +330,39 @@ class Tagger:
             )
         model.to(device).eval()
         return cls(config, words, chars, tags, model, meta)
+
+
+def _decoded_chunks(
+    paths: Tensor,
+    confidences: Tensor | None,
+    mask: Tensor,
+    names: Sequence[str],
+    scheme: TagScheme,
+) -> Iterator[tuple[int, str, int, int, float | None]]:
+    """`(row, label, first, end, confidence)` of every mention in padded tag-id paths.
+
+    Most tokens are O: only rows holding a non-O tag are read, and only from their first to
+    their last non-O token (a mention never includes an O, so nothing outside that range can
+    belong to one). The range is decoded with `chunks_from_tags`, the same rule as anywhere
+    else. A mention's confidence is the lowest marginal of its tokens' tags.
+    """
+    tagged = (paths != names.index(OUTSIDE)) & mask
+    rows = tagged.any(1).nonzero().flatten()
+    if rows.numel() == 0:
+        return
+    steps = paths.size(1)
+    firsts = tagged[rows].int().argmax(1).tolist()
+    lasts = (steps - 1 - tagged[rows].flip(1).int().argmax(1)).tolist()
+    row_paths = paths[rows].tolist()
+    row_scores = confidences[rows].tolist() if confidences is not None else None
+    for i, row in enumerate(rows.tolist()):
+        first, last = firsts[i], lasts[i]
+        tags = [names[t] for t in row_paths[i][first : last + 1]]
+        for label, start, end in chunks_from_tags(tags, scheme):
+            score = None
+            if row_scores is not None:
+                score = min(row_scores[i][first + start : first + end])
+            yield row, label, first + start, first + end, score
 
 
 def _resolve_overlaps(spans: list[Span]) -> list[Span]:

@@ -160,10 +160,13 @@ def _path_score(
     return total + end[last]
 
 
-def _viterbi(
+def _viterbi_padded(
     emissions: Tensor, mask: Tensor, trans: Tensor, start: Tensor, end: Tensor
-) -> tuple[list[list[int]], Tensor]:
-    """Best path per sequence and its score; backpointers and backtracking stay batched."""
+) -> tuple[Tensor, Tensor]:
+    """Best path per sequence as a padded tensor [B, T] (0 where padded) and its score [B].
+
+    Backpointers and backtracking stay batched; nothing leaves the device.
+    """
     batch, steps, k = emissions.shape
     identity = torch.arange(k, device=emissions.device).expand(batch, k)
     score = start + emissions[:, 0]
@@ -181,9 +184,22 @@ def _viterbi(
         tag = pointer.gather(1, tag.unsqueeze(1)).squeeze(1)
         path.append(tag)
     path.reverse()
-    rows = torch.stack(path, dim=1).tolist()
+    return torch.stack(path, dim=1).masked_fill(~mask, 0), best_score
+
+
+def unpad_paths(paths: Tensor, mask: Tensor) -> list[list[int]]:
+    """Padded paths [B, T] as one list of tag ids per sequence, each of its own length."""
+    rows = paths.tolist()
     lengths = mask.sum(1).tolist()
-    return [row[:length] for row, length in zip(rows, lengths, strict=True)], best_score
+    return [row[:length] for row, length in zip(rows, lengths, strict=True)]
+
+
+def _viterbi(
+    emissions: Tensor, mask: Tensor, trans: Tensor, start: Tensor, end: Tensor
+) -> tuple[list[list[int]], Tensor]:
+    """Best path per sequence (as lists) and its score."""
+    paths, best_score = _viterbi_padded(emissions, mask, trans, start, end)
+    return unpad_paths(paths, mask), best_score
 
 
 def _nbest(
@@ -343,6 +359,12 @@ class CRF(nn.Module):
         with torch.no_grad():
             return _viterbi(emissions, mask, *self._scores())
 
+    def best_paths(self, emissions: Tensor, mask: Tensor | None = None) -> Tensor:
+        """`viterbi`'s paths as one padded tensor [B, T] (0 where padded), for fast decoding."""
+        mask = _check_inputs(emissions, mask, None, self.num_tags)
+        with torch.no_grad():
+            return _viterbi_padded(emissions, mask, *self._scores())[0]
+
     def nbest(
         self, emissions: Tensor, mask: Tensor | None = None, n: int = 5
     ) -> list[list[tuple[list[int], float]]]:
@@ -441,15 +463,22 @@ class SoftmaxDecoder(nn.Module):
     ) -> tuple[list[list[int]], Tensor]:
         """Most probable (allowed) path per sequence and its log-probability [B] (detached)."""
         mask = _check_inputs(emissions, mask, None, self.num_tags)
+        paths, scores = self._decode(emissions, mask)
+        return unpad_paths(paths, mask), scores
+
+    def best_paths(self, emissions: Tensor, mask: Tensor | None = None) -> Tensor:
+        """`viterbi`'s paths as one padded tensor [B, T] (0 where padded), for fast decoding."""
+        mask = _check_inputs(emissions, mask, None, self.num_tags)
+        return self._decode(emissions, mask)[0]
+
+    def _decode(self, emissions: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         with torch.no_grad():
             log_probs = emissions.log_softmax(dim=2)
             if self.constrained:
-                return _viterbi(log_probs, mask, *self._scores(log_probs.dtype, FORBIDDEN))
+                return _viterbi_padded(log_probs, mask, *self._scores(log_probs.dtype, FORBIDDEN))
             best, index = log_probs.max(dim=2)
             scores = torch.where(mask, best, best.new_zeros(())).sum(1)
-            rows = index.tolist()
-            lengths = mask.sum(1).tolist()
-            return [row[:n] for row, n in zip(rows, lengths, strict=True)], scores
+            return index.masked_fill(~mask, 0), scores
 
     def nbest(
         self, emissions: Tensor, mask: Tensor | None = None, n: int = 5
