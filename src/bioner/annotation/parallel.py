@@ -4,8 +4,8 @@ One job: spread the batches of `pipeline.batched` over worker processes. They st
 'forkserver' context: a clean server process that imports bioner and torch once and forks each
 worker from that state (never from the parent, which may hold torch threads). Each worker
 loads the model once from its path; models never travel between processes. Messages are JSON
-strings (text and passage ends out; spans and token offsets back), so nothing but plain
-strings crosses a process boundary. At most `2 × workers` batches are in flight; finished
+strings (`bioner.annotation.tasks`), so nothing but plain strings crosses a process
+boundary. At most `2 × workers` batches are in flight; finished
 batches wait in a reorder buffer (bounded by the same number) until every earlier batch is
 out, so output order equals input order and memory does not grow with the input.
 
@@ -22,7 +22,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from bioner.annotation.pipeline import BATCH_TOKENS, batched, finish
-from bioner.data.document import Document, Sentence, Span, Token
+from bioner.annotation.tasks import encode_task, merge_result, run_task
+from bioner.data.document import Document
 from bioner.errors import BionerError
 
 _POLL_SECONDS = 0.5
@@ -47,55 +48,7 @@ def _worker(model: str, tokenizer_name: str, tasks: Any, results: Any) -> None:
         message = tasks.get()
         if message is None:
             return
-        task = json.loads(message)
-        try:
-            documents = [_document(item, tokenizer) for item in task["docs"]]
-            predicted = tagger.predict_documents(documents, batch_tokens=BATCH_TOKENS)
-            payload = [
-                {
-                    "spans": [[s.start, s.end, s.label, s.score] for s in d.spans],
-                    "sentences": [[[t.start, t.end] for t in s.tokens] for s in d.sentences],
-                }
-                for d in predicted
-            ]
-            results.put(json.dumps({"seq": task["seq"], "docs": payload}))
-        except Exception as error:  # one bad batch must not kill the worker
-            results.put(json.dumps({"seq": task["seq"], "error": str(error)}))
-
-
-def _document(item: list[Any], tokenizer: Any) -> Document:
-    """A task item `[text, breaks, sentences | None]` as a tokenized document."""
-    text, breaks, offsets = item
-    if offsets is not None:
-        sentences = [Sentence([Token(text[s:e], s, e) for s, e in tokens]) for tokens in offsets]
-    else:
-        sentences = tokenizer.tokenize(text, boundaries=breaks) if text else []
-    return Document(id="task", text=text, sentences=sentences)
-
-
-def _task(seq: int, batch: list[Document]) -> str:
-    """A batch as JSON: each document's text, forced sentence breaks and given sentences."""
-    docs = [
-        [
-            d.text,
-            [p.end for p in d.passages],
-            [[[t.start, t.end] for t in s.tokens] for s in d.sentences] if d.sentences else None,
-        ]
-        for d in batch
-    ]
-    return json.dumps({"seq": seq, "docs": docs}, ensure_ascii=False)
-
-
-def _merge(document: Document, result: dict[str, Any]) -> Document:
-    """The original document with the worker's sentences and spans."""
-    text = document.text
-    sentences = document.sentences or [
-        Sentence([Token(text[s:e], s, e) for s, e in tokens]) for tokens in result["sentences"]
-    ]
-    spans = [Span(s, e, label, score) for s, e, label, score in result["spans"]]
-    merged = document.with_spans(spans)
-    merged.sentences = sentences
-    return merged
+        results.put(run_task(tagger, tokenizer, message, BATCH_TOKENS))
 
 
 def annotate_parallel(
@@ -107,11 +60,12 @@ def annotate_parallel(
     max_batch_chars: int = 200_000,
     types: frozenset[str] | None = None,
     tokenizer_name: str = "default",
+    tokens: bool = True,
 ) -> Iterator[Document]:
     """Annotated documents in input order, tagged by `workers` processes loading `model`.
 
     Documents that arrive with sentences (CoNLL, JSONL with `sentences`) keep them; others are
-    tokenized in the workers.
+    tokenized in the workers, and get the workers' sentences back only when `tokens` is set.
     """
     if workers < 1:
         raise BionerError(f"--workers must be at least 1, got {workers}")
@@ -161,7 +115,7 @@ def annotate_parallel(
         while next_out in finished:
             originals = pending.pop(next_out)
             for document, result in zip(originals, finished.pop(next_out), strict=True):
-                yield finish(_merge(document, result), types)
+                yield finish(merge_result(document, result), types)
             next_out += 1
 
     try:
@@ -169,7 +123,7 @@ def annotate_parallel(
             while len(pending) >= limit:
                 receive(block=True)
                 yield from ready()
-            tasks.put(_task(seq, batch))
+            tasks.put(encode_task(seq, batch, tokens=tokens))
             pending[seq] = batch
             receive(block=False)
             yield from ready()
