@@ -284,3 +284,31 @@ def test_annotate_from_threads_equals_sequential(tagger: Tagger) -> None:
     for thread in threads:
         thread.join()
     assert [results[i] for i in range(len(texts))] == expected
+
+
+def test_token_offsets_only_when_asked_or_given(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "lines.txt"
+    source.write_text("\n".join([EXAMPLE, "KRAS in leukemia", "no mention"] * 4) + "\n")
+    common = ["annotate", "-m", str(tiny_model), str(source), "--lines", "--to", "jsonl"]
+    lean = jsonl(run(*common).stdout)
+    full_one = run(*common, "--tokens", "--batch-size", "2")
+    full_two = run(*common, "--tokens", "--batch-size", "2", "--workers", "2")
+    assert full_one.exit_code == 0 and full_two.exit_code == 0, full_two.output
+    assert full_two.stdout == full_one.stdout
+    full = jsonl(full_one.stdout)
+    assert all("sentences" not in r for r in lean)
+    assert [r["spans"] for r in lean] == [r["spans"] for r in full]
+    for record in full:  # every token and span sits on the record's own text
+        tokens = [t for sentence in record["sentences"] for t in sentence]
+        assert tokens and all(0 <= s < e <= len(record["text"]) for s, e in tokens)
+        bounds = {s for s, _ in tokens}, {e for _, e in tokens}
+        assert all(s["start"] in bounds[0] and s["end"] in bounds[1] for s in record["spans"])
+
+    # Sentences that came with the input are kept without --tokens.
+    given = tmp_path / "given.jsonl"
+    given.write_text(
+        json.dumps({"id": "g", "text": "BRCA1 in asthma", "sentences": [[[0, 5], [6, 8], [9, 15]]]})
+        + "\n"
+    )
+    kept = jsonl(run("annotate", "-m", str(tiny_model), str(given), "--to", "jsonl").stdout)
+    assert kept[0]["sentences"] == [[[0, 5], [6, 8], [9, 15]]]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from bioner.data.document import Document
 from bioner.errors import BionerError
 
 _MAX_LISTED_FAILURES = 20
@@ -29,6 +31,34 @@ def _check_model(model: str) -> None:
             'no bundled model is installed yet ("default"); train one with `bioner train` '
             "and pass its directory with --model PATH"
         )
+
+
+def _without_new_tokens(
+    documents: Iterator[Document],
+) -> tuple[Iterator[Document], Callable[[Iterator[Document]], Iterator[Document]]]:
+    """Drop the sentences the tagger made, so span-level outputs do not list every token.
+
+    Sentences that came with the input (CoNLL, JSONL with `sentences`) are kept. Every engine
+    yields one document per input document, in input order, so a queue of "arrived
+    tokenized" flags pairs each output with its input.
+    """
+    arrived_tokenized: deque[bool] = deque()
+
+    def inputs() -> Iterator[Document]:
+        for document in documents:
+            arrived_tokenized.append(bool(document.sentences))
+            yield document
+
+    def outputs(annotated: Iterator[Document]) -> Iterator[Document]:
+        for document in annotated:
+            if arrived_tokenized.popleft() or not document.sentences:
+                yield document
+                continue
+            lean = document.with_spans(document.spans)
+            lean.sentences = []
+            yield lean
+
+    return inputs(), outputs
 
 
 def annotate_command(
@@ -66,6 +96,21 @@ def annotate_command(
     workers: int = typer.Option(
         1, "--workers", "-w", help="Worker processes (each loads the model)."
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local (this machine; --workers processes) or ray (Ray Data; --workers tasks).",
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="Ray cluster to join (e.g. auto or ray://head:10001); default: start a local Ray.",
+    ),
+    with_tokens: bool = typer.Option(
+        False,
+        "--tokens/--no-tokens",
+        help="Also write token offsets (JSON/JSONL sentences); CoNLL output always has them.",
+    ),
     tokenizer: str = typer.Option("default", help="default or variant (DeepVar tokens)."),
     threads: int | None = typer.Option(
         None, "--threads", help="Torch CPU threads in this process (workers always use 1)."
@@ -84,7 +129,6 @@ def annotate_command(
         resolve_sources,
     )
     from bioner.data.atomic import refuse_inputs
-    from bioner.data.document import Document
     from bioner.training.data import make_tokenizer
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -102,6 +146,10 @@ def annotate_command(
         import torch
 
         torch.set_num_threads(threads)
+    if engine not in ("local", "ray"):
+        raise BionerError(f"--engine must be local or ray, got {engine!r}")
+    if ray_address is not None and engine != "ray":
+        raise BionerError("--ray-address needs --engine ray")
     if tokenizer not in ("default", "variant"):
         raise BionerError(f"--tokenizer must be default or variant, got {tokenizer!r}")
     fmt = choose_format(to, output, sys.stdout.isatty())
@@ -127,7 +175,24 @@ def annotate_command(
     head = list(itertools.islice(found, 2))  # peek: is this one plain-text document?
     single = len(head) == 1 and head[0].fmt == "text" and not lines and not failures
     documents = iter_documents(itertools.chain(head, found), lines=lines, on_error=report)
-    if workers > 1:
+    tokens = with_tokens or fmt == "conll"
+    if not tokens:
+        documents, drop_new_tokens = _without_new_tokens(documents)
+    if engine == "ray":
+        from bioner.annotation.ray_engine import annotate_ray
+
+        del tagger  # Ray's workers load their own copies
+        annotated = annotate_ray(
+            model,
+            documents,
+            workers=workers,
+            batch_size=batch_size,
+            types=wanted,
+            tokenizer_name=tokenizer,
+            tokens=tokens,
+            address=ray_address,
+        )
+    elif workers > 1:
         from bioner.annotation.parallel import annotate_parallel
 
         del tagger  # the workers load their own copies
@@ -138,6 +203,7 @@ def annotate_command(
             batch_size=batch_size,
             types=wanted,
             tokenizer_name=tokenizer,
+            tokens=tokens,
         )
     else:
         annotated = annotate_stream(
@@ -147,6 +213,8 @@ def annotate_command(
             types=wanted,
             tokenizer=make_tokenizer(tokenizer),
         )
+    if not tokens:
+        annotated = drop_new_tokens(annotated)
     counts = {"documents": 0, "mentions": 0}
 
     def counted() -> Iterator[Document]:
