@@ -36,13 +36,12 @@ SHARED = Path(os.environ.get("BIONER_SHARED", Path(__file__).resolve().parents[2
 NAME = "deepvar_tmvar"
 TYPES = ("DNAMutation", "ProteinMutation", "SNP")
 
-# Made by `W2V_COMMAND` (bioner pretrain word2vec; training text only: tmVar train + unlabeled).
-W2V = "runs/deepvar_tmvar/w2v/cbow100.txt"
+# The project's full cased word2vec build (docs/pretraining.md): training text only — the
+# cased unlabeled folders and every corpus's training split, tmVar's included.
+W2V = "runs/pretrain/w2v-cased-100.txt"
 W2V_COMMAND = (
-    f"bioner pretrain word2vec {W2V} --dim 100 --cbow --min-count 3 --epochs 3 --workers 1 "
-    "--max-tokens 6000000 --sources ../shared/corpora/tmVar --sources ../shared/unlabeled/OHSUMED "
-    "--sources ../shared/unlabeled/MedicalAbstractsTC "
-    "--sources ../shared/unlabeled/TIGR2ESS-EuropePMC --quiet"
+    f"bioner pretrain word2vec {W2V} --dim 100 --window 5 --min-count 5 --epochs 5 --sg "
+    "--workers 2 --quiet"
 )
 SGD = ["training.optimizer=sgd", "training.momentum=0.9", "training.nesterov=true"]
 ADAM = ["training.optimizer=adam"]
@@ -84,7 +83,15 @@ VARIANTS: list[Variant] = [
         [f'model.embedder.word.vectors="{W2V}"'],
         "DeepVar",
         "CNN",
-        note="word2vec CBOW vectors trained here (stand-in for BioW2V)",
+        note="word2vec skip-gram vectors trained here (stand-in for BioW2V)",
+    ),
+    Variant(
+        "deepvar-cnn-w2v-general-tok",
+        "deepvar",
+        [f'model.embedder.word.vectors="{W2V}"', 'data.tokenizer="default"'],
+        "DeepVar",
+        "CNN",
+        note="word2vec vectors and the general tokenizer",
     ),
     Variant("generic-cnn-adam", "generic", ADAM, "DNN", "CNN", "Adam"),
     Variant("generic-cnn-sgd", "generic", SGD, "DNN", "CNN", "SGD"),
