@@ -11,7 +11,8 @@ Reproduce (full run: hours per cell on a CPU; pretrain first, see docs/pretraini
 
 Variants (each a `bioner train` run of `--preset`, default sachan-cnn, unless named):
     random     the preset as it is (random embeddings)
-    word2vec   + model.embedder.word.vectors=<--word2vec>
+    word2vec   + model.embedder.word.vectors=<--word2vec> (fine-tuned)
+    word2vec-frozen   the same vectors, frozen (Lyu Table 3)
     bilm       --init-from <--bilm> --init-directions both
     lmf, lmb   --init-directions forward / backward (with --table3)
     <preset>   every --extra-preset, run as it is (e.g. bionerflair: char LM + word2vec)
@@ -19,7 +20,11 @@ Variants (each a `bioner train` run of `--preset`, default sachan-cnn, unless na
 Every cell (variant × corpus × seed) is one subprocess writing `<runs>/<variant>/<corpus>/
 seed<k>/summary.json`; finished cells are skipped and an interrupted cell is resumed with
 `--resume`, so the command can simply be run again. After every cell the results JSON and
-the markdown table (mean ± sd over seeds) under benchmarks/results/ are rewritten.
+the markdown table (mean ± sd over seeds) under benchmarks/results/ are rewritten. Cells of
+variants that an earlier command measured and this one does not run are kept from the results
+JSON, each with the command that made it, so rows can be added one command at a time.
+`--reference random=benchmarks/results/saber-baseline.json` shows the test F1 of an earlier
+`bench_train_corpora.py` run as a row (its own seed and command, stated in the table).
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def variants(args: argparse.Namespace) -> dict[str, list[str]]:
             "--set",  # the saved config must state the vectors' dimension to reload
             f"model.embedder.word.dim={vector_dim(Path(args.word2vec))}",
         ]
+        # Lyu Table 3: the same vectors kept frozen instead of fine-tuned.
+        table["word2vec-frozen"] = [*table["word2vec"], "--set", "model.embedder.word.freeze=true"]
     if args.bilm:
         table["bilm"] = [args.preset, "--init-from", args.bilm, "--init-directions", "both"]
         if args.table3:
@@ -118,31 +125,65 @@ def cell_record(variant: str, corpus: str, seed: int, summary: dict[str, Any]) -
     }
 
 
-def write_results(args: argparse.Namespace, table: dict[str, list[str]], cells: list[dict]):
+def reference_cells(spec: str) -> tuple[str, list[dict], str]:
+    """`NAME=FILE` of a bench_train_corpora results JSON as cells of variant NAME."""
+    name, _, path = spec.partition("=")
+    if not name or not path:
+        sys.exit(f"--reference wants NAME=FILE, got {spec!r}")
+    record = json.loads(Path(path).read_text())
+    cells = []
+    for run in record["runs"]:
+        seed = next(
+            (o.split("=", 1)[1] for o in run["overrides"] if o.startswith("training.seed=")),
+            run["config"]["training"]["seed"],
+        )
+        summary = {
+            "test": {k: run[f"test_{k}"] for k in ("precision", "recall", "f1")},
+            **{k: run.get(k) for k in ("best_dev_f1", "best_epoch", "epochs_run")},
+            "train_seconds": run.get("train_seconds"),
+        }
+        cells.append(cell_record(name, run["corpus"], int(seed), summary))
+    return name, cells, f"{record['command']} (reported from {path})"
+
+
+def previous_results(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {"cells": [], "commands": {}}
+    record = json.loads(path.read_text())
+    if "commands" not in record:  # results written before per-variant commands existed
+        record["commands"] = {c["variant"]: record["command"] for c in record["cells"]}
+    return record
+
+
+def write_results(
+    args: argparse.Namespace,
+    table: dict[str, list[str]],
+    cells: list[dict],
+    commands: dict[str, str],
+):
     results = args.results
     results.mkdir(parents=True, exist_ok=True)
-    reproduce = "python " + " ".join(sys.argv)
     payload = {
-        "command": reproduce,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "commands": commands,
         "variants": table,
-        "overrides": args.set,
         "cells": cells,
     }
     (results / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     corpora = [c for c in args.corpora if any(x["corpus"] == c for x in cells)]
+    variant_order = list(dict.fromkeys(c["variant"] for c in cells))
     lines = [
-        f"# Pretraining ablation: test exact-match F1 (%), mean ± sd over seeds {args.seeds}",
+        "# Pretraining ablation: test exact-match F1 (%), mean ± sd over seeds",
         "",
-        f"Reproduce: `{reproduce}`",
+        "Best epoch chosen on devel; one row per variant, each made by the command listed "
+        "under the table.",
         "",
-        f"Overrides for every run: {args.set or 'none'}",
-        "",
-        "| variant | " + " | ".join(corpora) + " |",
-        "|---|" + "---|" * len(corpora),
+        "| variant | seeds | " + " | ".join(corpora) + " |",
+        "|---|---|" + "---|" * len(corpora),
     ]
-    for variant in table:
-        row = [variant]
+    for variant in variant_order:
+        seeds = sorted({c["seed"] for c in cells if c["variant"] == variant})
+        row = [variant, ", ".join(map(str, seeds))]
         for corpus in corpora:
             scores = [
                 100 * c["test_f1"]
@@ -156,6 +197,8 @@ def write_results(args: argparse.Namespace, table: dict[str, list[str]], cells: 
             else:
                 row.append(f"{statistics.mean(scores):.2f} ± {statistics.stdev(scores):.2f}")
         lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Commands:", ""]
+    lines += [f"* {variant}: `{commands[variant]}`" for variant in variant_order]
     (results / f"{args.name}.md").write_text("\n".join(lines) + "\n")
 
 
@@ -175,16 +218,30 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/pretraining_ablation"))
     parser.add_argument("--name", default="pretraining_ablation", help="results file stem")
     parser.add_argument("--results", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument(
+        "--reference", nargs="*", default=[], help="NAME=bench_train_corpora results JSON"
+    )
     args = parser.parse_args()
     table = variants(args)
+    previous = previous_results(args.results / f"{args.name}.json")
+    commands: dict[str, str] = previous["commands"]
+    kept = [c for c in previous["cells"] if c["variant"] not in table]
+    reproduce = "python " + " ".join(sys.argv)
+    for spec in args.reference:
+        name, reference, command = reference_cells(spec)
+        kept = [c for c in kept if c["variant"] != name] + reference
+        commands[name] = command
     cells: list[dict] = []
+    for variant in table:
+        commands[variant] = reproduce
     for corpus in args.corpora:
         for variant, argv in table.items():
             for seed in args.seeds:
                 run_dir = args.runs / variant / corpus / f"seed{seed}"
                 summary = run_cell(args, [*argv, "--set", f"training.seed={seed}"], corpus, run_dir)
                 cells.append(cell_record(variant, corpus, seed, summary))
-                write_results(args, table, cells)
+                write_results(args, table, kept + cells, commands)
+    write_results(args, table, kept + cells, commands)
     print(f"wrote {args.results / (args.name + '.md')}")
 
 
