@@ -224,17 +224,28 @@ def throughput(args: argparse.Namespace) -> None:
     write_report("annotate", record, table)
 
 
-def documents_for(size_bytes: int) -> Iterator[str]:
-    """TIGR2ESS full texts, one per line, repeated until `size_bytes` are written."""
+def documents_for(size_bytes: int) -> Iterator[tuple[str, int, int]]:
+    """TIGR2ESS full texts, one per line, repeated until `size_bytes` are written.
+
+    Yields (line, sentences, tokens); each distinct line is tokenized once (on its first
+    pass), so counting a 1 GB input costs one pass over the source.
+    """
+    from bioner.text import Tokenizer
+
+    tokenizer = Tokenizer()
     source = SHARED / "unlabeled" / "TIGR2ESS-EuropePMC" / "text.txt.gz"
+    counts: list[tuple[int, int]] = []
     written = 0
     while True:
         with gzip.open(source, "rt", encoding="utf-8") as handle:
-            for line in handle:
+            for index, line in enumerate(handle):
                 if written >= size_bytes:
                     return
+                if index == len(counts):
+                    sentences = tokenizer.tokenize(line.rstrip("\n"))
+                    counts.append((len(sentences), sum(len(s) for s in sentences)))
                 written += len(line.encode())
-                yield line
+                yield line, *counts[index]
 
 
 def large(args: argparse.Namespace) -> None:
@@ -242,9 +253,12 @@ def large(args: argparse.Namespace) -> None:
     workers = args.workers[0]
     with tempfile.TemporaryDirectory() as folder:
         text = Path(folder) / "large.txt"
+        n_sentences = n_tokens = 0
         with text.open("w", encoding="utf-8") as handle:
-            for line in documents_for(size):
+            for line, sentences, tokens in documents_for(size):
                 handle.write(line)
+                n_sentences += sentences
+                n_tokens += tokens
         n_bytes = text.stat().st_size
         output = Path(folder) / "large.jsonl"
         seconds, samples = timed_run(
@@ -267,6 +281,10 @@ def large(args: argparse.Namespace) -> None:
         "documents": documents,
         "workers": workers,
         "seconds": seconds,
+        "sentences": n_sentences,
+        "tokens": n_tokens,
+        "tokens_per_second": n_tokens / seconds,
+        "sentences_per_second": n_sentences / seconds,
         "megabytes_per_second": n_bytes / 1e6 / seconds,
         "peak_rss_mb": max(mb for _, mb in samples),
         "rss_by_tenth_of_the_run": profile,
@@ -278,9 +296,11 @@ def large(args: argparse.Namespace) -> None:
         f"Command: `{command_line}`",
         "",
         f"{n_bytes / 1e6:.0f} MB of full-text articles ({documents} documents, one per line, "
-        f"TIGR2ESS-EuropePMC repeated), --workers {workers}: {seconds:.0f} s, "
-        f"{n_bytes / 1e6 / seconds:.2f} MB/s. RSS of the command and its workers, summed, "
-        "sampled every second; the largest sample in each tenth of the run:",
+        f"TIGR2ESS-EuropePMC repeated; {n_sentences:,} sentences, {n_tokens:,} tokens), "
+        f"--workers {workers}: {seconds:.0f} s end to end, **{n_tokens / seconds:,.0f} "
+        f"tokens/s**, {n_sentences / seconds:,.0f} sentences/s, {n_bytes / 1e6 / seconds:.2f} "
+        f"MB/s; peak RSS {max(mb for _, mb in samples):,.0f} MB. RSS of the command and its "
+        "workers, summed, sampled every second; the largest sample in each tenth of the run:",
         "",
         "| from s | to s | max RSS MB |",
         "|---|---|---|",
