@@ -42,6 +42,8 @@ def test_train_predict_evaluate(corpus: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs_run"] == 2 and 0.0 <= summary["test"]["f1"] <= 1.0
+    train_docs = list(read_documents(corpus / "train.tsv"))
+    assert summary["train_sentences"] == sum(len(d.sentences) for d in train_docs)
 
     out = tmp_path / "pred.jsonl"
     result = invoke("predict", corpus / "test.tsv", "--model", run / "model", "-o", out)

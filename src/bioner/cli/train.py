@@ -129,6 +129,9 @@ def train_command(
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "train_seconds": result.train_seconds,
+        "train_sentences": sum(
+            len(d.sentences) for docs in trainer.train_docs.values() for d in docs
+        ),
         "train_sentences_per_second": result.train_sentences_per_second,
         "peak_rss_mb": result.peak_rss_mb,
     }
