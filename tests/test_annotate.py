@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -312,3 +316,64 @@ def test_token_offsets_only_when_asked_or_given(tiny_model: Path, tmp_path: Path
     )
     kept = jsonl(run("annotate", "-m", str(tiny_model), str(given), "--to", "jsonl").stdout)
     assert kept[0]["sentences"] == [[[0, 5], [6, 8], [9, 15]]]
+
+
+def _descendants(root: int) -> set[int]:
+    """Live (non-zombie) descendants of a process, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _gone(pids: set[int]) -> bool:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return not alive
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_driver_leaves_no_workers_or_partial_output(
+    tiny_model: Path, tmp_path: Path, signal_number: int
+) -> None:
+    source = tmp_path / "long.txt"
+    source.write_text("BRCA1 and asthma in the patients with melanoma\n" * 200_000)
+    output = tmp_path / "out.jsonl"
+    command = ["-m", str(tiny_model), str(source), "--lines", "--workers", "2", "-o", str(output)]
+    driver = subprocess.Popen(
+        [sys.executable, "-c", "from bioner.cli.app import main; main()", "annotate", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    children: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(children) < 3 and time.monotonic() < deadline:  # forkserver + 2 workers
+        time.sleep(0.5)
+        children |= _descendants(driver.pid)
+    assert len(children) >= 3, "the workers never started"
+    driver.send_signal(signal_number)
+    driver.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while not _gone(children) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _gone(children), "worker processes outlived their driver"
+    assert not output.exists()
+    if signal_number == signal.SIGTERM:
+        assert driver.returncode == 143
+        assert not list(tmp_path.glob(".out.jsonl*")), "a temporary output was left behind"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import queue
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -30,7 +31,43 @@ _POLL_SECONDS = 0.5
 _JOIN_SECONDS = 5.0
 
 
-def _worker(model: str, tokenizer_name: str, tasks: Any, results: Any) -> None:
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still exists (signal 0 checks without signalling)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _next_task(tasks: Any, driver: int) -> str | None:
+    """The next task, or None when told to stop or when the driver process is gone.
+
+    Workers are children of the forkserver, not of the driver, so a driver killed without
+    cleaning up (SIGKILL) would otherwise leave them waiting forever.
+    """
+    while True:
+        try:
+            return tasks.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            if not _alive(driver):
+                return None
+
+
+def _send(results: Any, message: str, driver: int) -> bool:
+    """Put a reply; False when the driver is gone (nobody will read it)."""
+    while True:
+        try:
+            results.put(message, timeout=_POLL_SECONDS)
+            return True
+        except queue.Full:
+            if not _alive(driver):
+                return False
+
+
+def _worker(model: str, tokenizer_name: str, tasks: Any, results: Any, driver: int) -> None:
     """Worker loop: load the model, then tag JSON task batches until a None arrives."""
     try:
         import torch
@@ -44,11 +81,13 @@ def _worker(model: str, tokenizer_name: str, tasks: Any, results: Any) -> None:
     except BaseException as error:  # reported to the parent, which stops the run
         results.put(json.dumps({"fatal": f"worker could not start: {error}"}))
         return
-    while True:
-        message = tasks.get()
-        if message is None:
-            return
-        results.put(run_task(tagger, tokenizer, message, BATCH_TOKENS))
+    while (message := _next_task(tasks, driver)) is not None:
+        if not _send(results, run_task(tagger, tokenizer, message, BATCH_TOKENS), driver):
+            break
+    if not _alive(driver):
+        # Replies nobody will read must not keep this process alive at exit (the queue's
+        # feeder thread would wait forever on a full pipe).
+        results.cancel_join_thread()
 
 
 def annotate_parallel(
@@ -76,7 +115,11 @@ def annotate_parallel(
     tasks = context.Queue(maxsize=limit)
     results = context.Queue(maxsize=limit)
     processes = [
-        context.Process(target=_worker, args=(model, tokenizer_name, tasks, results), daemon=True)
+        context.Process(
+            target=_worker,
+            args=(model, tokenizer_name, tasks, results, os.getpid()),
+            daemon=True,
+        )
         for _ in range(workers)
     ]
     for process in processes:

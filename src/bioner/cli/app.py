@@ -6,7 +6,9 @@ here, in one place, so that the command tree is easy to read.
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import typer
 from rich.console import Console
@@ -53,9 +55,22 @@ def _register_commands() -> None:
     app.command("tune")(tune.tune_command)
 
 
+class TerminatedError(Exception):
+    """SIGTERM, raised where the program is so that cleanup code runs on the way out."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise TerminatedError
+
+
 def main() -> None:
-    """Console entry point: runs the app, reporting BionerError as `error: ...` + exit 2."""
+    """Console entry point: runs the app, reporting BionerError as `error: ...` + exit 2.
+
+    SIGTERM (e.g. from a job scheduler) unwinds like Ctrl-C, so worker processes are stopped
+    and half-written outputs are removed instead of left behind.
+    """
     _register_commands()
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app()
     except BionerError as error:
@@ -64,3 +79,6 @@ def main() -> None:
     except KeyboardInterrupt:
         _err.print("interrupted")
         sys.exit(130)
+    except TerminatedError:
+        _err.print("terminated")
+        sys.exit(143)
