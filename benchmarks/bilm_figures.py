@@ -9,8 +9,9 @@ Reproduce (after `bioner pretrain bilm ... OUT` and the Table 3 rows of
 Fig. 7 (convergence): dev F1 against training wall time for the `random` and `bilm` runs of
 the ablation (read from their `metrics.jsonl` under `--ablation-runs`). Fig. 8 (learning
 curve): test F1 against the number of training sentences (`training.max_train_sentences`;
-0 = all), random initialisation vs BiLM transfer, each size one resumable `bioner train`
-run. Writes `benchmarks/results/bilm_figures.{json,md}` and the two PNGs beside them.
+0 = all, read from the ablation's run), random initialisation vs BiLM transfer, each size one
+resumable `bioner train` run. Writes `benchmarks/results/bilm_figures.{json,md}` and the
+two PNGs beside them.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def main() -> None:
     cells = []
     for size in args.sizes:
         for name in VARIANTS:
-            run_dir = args.runs / name / args.corpus / f"n{size or 'all'}-seed{args.seed}"
+            run_dir = args.runs / name / args.corpus / f"n{size}-seed{args.seed}"
+            if not size:  # all sentences: the ablation's own run, not a second copy of it
+                run_dir = args.ablation_runs / name / args.corpus / f"seed{args.seed}"
             cell_argv = [*argv[name], "--set", f"training.seed={args.seed}"]
             if size:
                 cell_argv += ["--set", f"training.max_train_sentences={size}"]
