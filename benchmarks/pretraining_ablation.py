@@ -170,7 +170,8 @@ def write_results(
         "cells": cells,
     }
     (results / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    corpora = [c for c in args.corpora if any(x["corpus"] == c for x in cells)]
+    named = dict.fromkeys([*CORPORA, *args.corpora, *(x["corpus"] for x in cells)])
+    corpora = [c for c in named if any(x["corpus"] == c for x in cells)]
     variant_order = list(dict.fromkeys(c["variant"] for c in cells))
     lines = [
         "# Pretraining ablation: test exact-match F1 (%), mean ± sd over seeds",
@@ -225,7 +226,11 @@ def main() -> None:
     table = variants(args)
     previous = previous_results(args.results / f"{args.name}.json")
     commands: dict[str, str] = previous["commands"]
-    kept = [c for c in previous["cells"] if c["variant"] not in table]
+    kept = [  # earlier cells this command does not rerun
+        c
+        for c in previous["cells"]
+        if not (c["variant"] in table and c["corpus"] in args.corpora and c["seed"] in args.seeds)
+    ]
     reproduce = "python " + " ".join(sys.argv)
     for spec in args.reference:
         name, reference, command = reference_cells(spec)
@@ -234,14 +239,15 @@ def main() -> None:
     cells: list[dict] = []
     for variant in table:
         commands[variant] = reproduce
+    rows = {**previous.get("variants", {}), **table}  # every row's train arguments
     for corpus in args.corpora:
         for variant, argv in table.items():
             for seed in args.seeds:
                 run_dir = args.runs / variant / corpus / f"seed{seed}"
                 summary = run_cell(args, [*argv, "--set", f"training.seed={seed}"], corpus, run_dir)
                 cells.append(cell_record(variant, corpus, seed, summary))
-                write_results(args, table, kept + cells, commands)
-    write_results(args, table, kept + cells, commands)
+                write_results(args, rows, kept + cells, commands)
+    write_results(args, rows, kept + cells, commands)
     print(f"wrote {args.results / (args.name + '.md')}")
 
 
