@@ -178,33 +178,24 @@ def annotate_command(
     tokens = with_tokens or fmt == "conll"
     if not tokens:
         documents, drop_new_tokens = _without_new_tokens(documents)
+    # Both remote engines take the same options; their workers load their own model copies.
+    remote = {
+        "workers": workers,
+        "batch_size": batch_size,
+        "types": wanted,
+        "tokenizer_name": tokenizer,
+        "tokens": tokens,
+    }
     if engine == "ray":
         from bioner.annotation.ray_engine import annotate_ray
 
-        del tagger  # Ray's workers load their own copies
-        annotated = annotate_ray(
-            model,
-            documents,
-            workers=workers,
-            batch_size=batch_size,
-            types=wanted,
-            tokenizer_name=tokenizer,
-            tokens=tokens,
-            address=ray_address,
-        )
+        del tagger
+        annotated = annotate_ray(model, documents, address=ray_address, **remote)
     elif workers > 1:
         from bioner.annotation.parallel import annotate_parallel
 
-        del tagger  # the workers load their own copies
-        annotated = annotate_parallel(
-            model,
-            documents,
-            workers=workers,
-            batch_size=batch_size,
-            types=wanted,
-            tokenizer_name=tokenizer,
-            tokens=tokens,
-        )
+        del tagger
+        annotated = annotate_parallel(model, documents, **remote)
     else:
         annotated = annotate_stream(
             tagger,
