@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from bioner.annotation.pipeline import BATCH_TOKENS, batched, finish
-from bioner.annotation.tasks import encode_task, merge_result, run_task
+from bioner.annotation.tasks import encode_task, merge_result, read_reply, run_task
 from bioner.data.document import Document
 from bioner.errors import BionerError
 
@@ -143,11 +143,7 @@ def annotate_parallel(
                         else "all annotation workers stopped"
                     ) from None
                 continue
-            reply = json.loads(message)
-            if "fatal" in reply:
-                raise BionerError(reply["fatal"])
-            if "error" in reply:
-                raise BionerError(f"annotation failed: {reply['error']}")
+            reply = read_reply(message)
             finished[reply["seq"]] = reply["docs"]
             if not block:
                 continue

@@ -21,7 +21,6 @@ cluster (`ray start --head` on one node, `ray start --address` on the others).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bioner.annotation.pipeline import BATCH_TOKENS, batched, finish
-from bioner.annotation.tasks import encode_task, merge_result, run_task
+from bioner.annotation.tasks import encode_task, merge_result, read_reply, run_task
 from bioner.data.document import Document
 from bioner.errors import BionerError
 
@@ -156,9 +155,7 @@ def annotate_ray(
         )
         replies: dict[int, dict[str, Any]] = {}
         for row in dataset.iter_rows():
-            reply = json.loads(row["reply"])
-            if "error" in reply:
-                raise BionerError(f"annotation failed: {reply['error']}")
+            reply = read_reply(row["reply"])
             replies[reply["seq"]] = reply
         for seq, batch in pending:
             if seq not in replies:

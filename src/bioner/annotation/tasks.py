@@ -2,7 +2,7 @@
 
 One job: turn a batch of documents into a plain JSON string, tag such a string with a loaded
 `Tagger`, and merge the JSON reply back into the original documents. Both engines — worker
-processes (`parallel`) and Ray actors (`ray_engine`) — speak it, so only plain strings cross a
+processes (`parallel`) and Ray Data tasks (`ray_engine`) — speak it, so only plain strings cross a
 process or machine boundary and both engines give identical output.
 
 A task is ``{"seq", "tokens", "docs": [[text, passage_ends, sentences | null], ...]}``;
@@ -18,6 +18,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from bioner.data.document import Document, Sentence, Span, Token
+from bioner.errors import BionerError
 
 if TYPE_CHECKING:
     from bioner.tagger import Tagger
@@ -68,6 +69,16 @@ def run_task(tagger: Tagger, tokenizer: Tokenizer, message: str, batch_tokens: i
         return json.dumps({"seq": task["seq"], "error": str(error)})
 
 
+def read_reply(message: str) -> dict[str, Any]:
+    """A reply as a dict with `seq` and `docs`; a failed batch or worker is a BionerError."""
+    reply = json.loads(message)
+    if "fatal" in reply:
+        raise BionerError(reply["fatal"])
+    if "error" in reply:
+        raise BionerError(f"annotation failed: {reply['error']}")
+    return reply
+
+
 def merge_result(document: Document, result: dict[str, Any]) -> Document:
     """The original document with the remote tagger's spans (and sentences, when sent)."""
     text = document.text
@@ -79,4 +90,4 @@ def merge_result(document: Document, result: dict[str, Any]) -> Document:
     return merged
 
 
-__all__ = ["encode_task", "merge_result", "run_task"]
+__all__ = ["encode_task", "merge_result", "read_reply", "run_task"]
