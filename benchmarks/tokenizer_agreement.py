@@ -5,7 +5,8 @@ Run from the repository root:
     .venv/bin/python benchmarks/tokenizer_agreement.py [--shared ../shared]
 
 Measures, on NCBI-disease and BC5CDR (raw text from their PubTator `original/` files) and
-tmVar (PubTator), for the general tokenizer and the variant-aware (DeepVar §4.1) one:
+tmVar (PubTator), for the general tokenizer, the variant-aware (DeepVar §4.1) one and the
+fine-grained (tmVar-style) one:
 
 (a) mentions intact: the share of gold mentions whose start and end both fall on token
     boundaries (the mention is a run of whole tokens), per corpus and, for tmVar, per type;
@@ -282,6 +283,9 @@ NOTES = [
     "- DeepVar's rule (variant-aware) keeps variant names whole but not hyphenated or colon-joined",
     "  context (`[lithium]-induced`, `rs2271683:[A>G]`, `TREX1([R114H])`), so on these corpora it",
     "  keeps fewer mentions intact than the general tokenizer, tmVar included.",
+    "- The fine-grained (tmVar-style) tokenizer also cuts letter/digit runs and lower→upper case",
+    "  changes, so mentions that start or end inside a run (`rt[L180M]`, `CCR5[Delta32]`) become",
+    "  whole tokens; it is for variant models, not for matching the CoNLL tokens.",
     "- Most missed CoNLL sentence starts are splits the CoNLL tool made inside author lists and",
     "  references (`Feder, J. N., Gnirke, A.`) or after `St.`; the splitter keeps those together.",
 ]
@@ -367,6 +371,7 @@ def main() -> None:
         "general": Tokenizer(),
         "variant-aware": Tokenizer(variant_aware=True),
         "variant-aware (paper-exact)": Tokenizer(variant_aware=True, paper_exact=True),
+        "fine-grained": Tokenizer(fine_grained=True),
     }
     report = evaluate(args.shared / "corpora", tokenizers)
     try:
@@ -379,6 +384,7 @@ def main() -> None:
         "general": "Tokenizer()",
         "variant-aware": "Tokenizer(variant_aware=True)",
         "variant-aware (paper-exact)": "Tokenizer(variant_aware=True, paper_exact=True)",
+        "fine-grained": "Tokenizer(fine_grained=True)",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tokenizer_agreement.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -377,3 +377,28 @@ def test_killed_driver_leaves_no_workers_or_partial_output(
     if signal_number == signal.SIGTERM:
         assert driver.returncode == 143
         assert not list(tmp_path.glob(".out.jsonl*")), "a temporary output was left behind"
+
+
+def test_tokenizer_defaults_to_the_models_own(tiny_model: Path, tmp_path: Path) -> None:
+    """Raw text is tokenized as the model was trained unless --tokenizer says otherwise."""
+    import shutil
+
+    fine_model = tmp_path / "fine-model"
+    shutil.copytree(tiny_model, fine_model)
+    config = json.loads((fine_model / "config.json").read_text())
+    config["data"]["tokenizer"] = "fine"
+    (fine_model / "config.json").write_text(json.dumps(config))
+    text = "KRAS rtL180M"
+
+    def tokens(model: Path, *extra: str) -> list[str]:
+        result = run("annotate", "-m", str(model), "--to", "jsonl", "--tokens", *extra, input=text)
+        assert result.exit_code == 0, result.output
+        (record,) = jsonl(result.stdout)
+        return [text[s:e] for sentence in record["sentences"] for s, e in sentence]
+
+    assert tokens(fine_model) == ["KRAS", "rt", "L", "180", "M"]
+    assert tokens(tiny_model) == ["KRAS", "rtL180M"]
+    assert tokens(tiny_model, "--tokenizer", "fine") == ["KRAS", "rt", "L", "180", "M"]
+    wrong = run("annotate", "-m", str(tiny_model), "--tokenizer", "tmvar", input=text)
+    assert isinstance(wrong.exception, BionerError)
+    assert "--tokenizer must be one of default, variant, fine" in str(wrong.exception)

@@ -32,8 +32,10 @@ class DataConfig(StrictModel):
         0.0, ge=0.0, lt=1.0, description="Hold out this share of training documents as dev."
     )
     split_seed: int = 0
-    tokenizer: Literal["default", "variant"] = Field(
-        "default", description="How raw-text corpora (PubTator, BioC, BRAT) are tokenized."
+    tokenizer: Literal["default", "variant", "fine"] = Field(
+        "default",
+        description="How raw-text corpora (PubTator, BioC, BRAT) and raw text are tokenized: "
+        "default (the corpora's CoNLL tokens), variant (DeepVar §4.1) or fine (tmVar-style).",
     )
     label_map: dict[str, str] = Field(default_factory=dict)
     labels: list[str] | None = Field(None, description="Keep only these entity types.")
@@ -86,8 +88,22 @@ def _apply_override(data: dict[str, Any], assignment: str) -> None:
     node[leaf] = parsed
 
 
-def load_config(name_or_path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Load a preset by name or a TOML/JSON file, apply overrides, validate strictly."""
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_config(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
+    """A config's mapping with its `extends = "preset"` base merged under it, and its source.
+
+    `extends` lets a preset state only how it differs from another (e.g. `deepvar-fine`
+    from `deepvar`), so the shared settings live in one file.
+    """
     path = Path(name_or_path)
     if path.suffix in (".toml", ".json") or path.exists():
         source = str(path)
@@ -101,6 +117,18 @@ def load_config(name_or_path: str | Path, overrides: list[str] | None = None) ->
             )
         source = f"preset {name_or_path}"
         data = tomllib.loads(preset.read_text(encoding="utf-8"))
+    base = data.pop("extends", None)
+    if base is None:
+        return data, source
+    if not isinstance(base, str) or base in seen or str(name_or_path) == base:
+        raise BionerError(f"{source}: `extends` must name another preset, got {base!r}")
+    base_data, _ = _read_config(base, (*seen, str(name_or_path)))
+    return _deep_merge(base_data, data), source
+
+
+def load_config(name_or_path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load a preset by name or a TOML/JSON file, apply overrides, validate strictly."""
+    data, source = _read_config(name_or_path)
     for assignment in overrides or []:
         _apply_override(data, assignment)
     try:

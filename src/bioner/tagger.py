@@ -242,9 +242,9 @@ class Tagger:
         Raw text is tokenized as the training data was (`config.data.tokenizer`): a variant
         model (DeepVar) needs the variant-aware tokens it was trained on.
         """
-        from bioner.text import Tokenizer, VariantTokenizer
+        from bioner.text import make_tokenizer
 
-        tokenizer = VariantTokenizer() if self.config.data.tokenizer == "variant" else Tokenizer()
+        tokenizer = make_tokenizer(self.config.data.tokenizer)
 
         def as_document(item: str | Document, index: int) -> Document:
             if isinstance(item, Document):

@@ -74,7 +74,7 @@ def _worker(model: str, tokenizer_name: str, tasks: Any, results: Any, driver: i
 
         torch.set_num_threads(1)
         from bioner.tagger import Tagger
-        from bioner.training.data import make_tokenizer
+        from bioner.text import make_tokenizer
 
         tagger = Tagger.load(model)
         tokenizer = make_tokenizer(tokenizer_name)

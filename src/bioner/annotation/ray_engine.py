@@ -59,7 +59,7 @@ def _tagger_for(fingerprint: str, payload: Any, tokenizer_name: str) -> Any:
 
         torch.set_num_threads(1)
         from bioner.tagger import Tagger
-        from bioner.training.data import make_tokenizer
+        from bioner.text import make_tokenizer
 
         files = ray.get(payload[0])
         with tempfile.TemporaryDirectory(prefix="bioner-model-") as folder:

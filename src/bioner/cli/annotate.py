@@ -111,7 +111,10 @@ def annotate_command(
         "--tokens/--no-tokens",
         help="Also write token offsets (JSON/JSONL sentences); CoNLL output always has them.",
     ),
-    tokenizer: str = typer.Option("default", help="default or variant (DeepVar tokens)."),
+    tokenizer: str | None = typer.Option(
+        None,
+        help="default, variant (DeepVar) or fine (tmVar-style); default: the model's own.",
+    ),
     threads: int | None = typer.Option(
         None, "--threads", help="Torch CPU threads in this process (workers always use 1)."
     ),
@@ -129,7 +132,7 @@ def annotate_command(
         resolve_sources,
     )
     from bioner.data.atomic import refuse_inputs
-    from bioner.training.data import make_tokenizer
+    from bioner.text import TOKENIZER_NAMES, make_tokenizer
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if not inputs:
@@ -150,8 +153,9 @@ def annotate_command(
         raise BionerError(f"--engine must be local or ray, got {engine!r}")
     if ray_address is not None and engine != "ray":
         raise BionerError("--ray-address needs --engine ray")
-    if tokenizer not in ("default", "variant"):
-        raise BionerError(f"--tokenizer must be default or variant, got {tokenizer!r}")
+    if tokenizer is not None and tokenizer not in TOKENIZER_NAMES:
+        names = ", ".join(TOKENIZER_NAMES)
+        raise BionerError(f"--tokenizer must be one of {names}, got {tokenizer!r}")
     fmt = choose_format(to, output, sys.stdout.isatty())
     sources_given = input_paths(inputs)
     if output is not None:
@@ -168,6 +172,7 @@ def annotate_command(
 
     tagger = Tagger.load(model)  # also validates the model before any worker starts
     labels = model_labels(tagger)
+    tokenizer = tokenizer or tagger.config.data.tokenizer
     wanted = check_types(types or None, labels)
     found = resolve_sources(
         inputs, fmt=from_format, extensions=extensions or DEFAULT_EXTENSIONS, on_error=report

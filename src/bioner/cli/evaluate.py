@@ -57,7 +57,8 @@ def _model_predictions(
 ) -> tuple[list[Document], list[Document]]:
     """Gold documents (tokenized if they came as raw text) and the model's predictions."""
     from bioner.tagger import Tagger
-    from bioner.training.data import ensure_tokenized, make_tokenizer
+    from bioner.text import make_tokenizer
+    from bioner.training.data import ensure_tokenized
 
     tagger = Tagger.load(model)
     gold_docs = ensure_tokenized(gold_docs, make_tokenizer(tagger.config.data.tokenizer))

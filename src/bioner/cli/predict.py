@@ -20,13 +20,15 @@ def predict_command(
     ),
     head: list[str] = typer.Option([], "--head", help="Decoder head(s) to use (default: all)."),
     tokenizer: str | None = typer.Option(
-        None, help="default or variant, for raw-text inputs (default: as the model was trained)."
+        None,
+        help="default, variant or fine, for raw-text inputs (default: as the model was trained).",
     ),
 ) -> None:
     """Replace the input's annotations with the model's predictions and write them out."""
     from bioner.data.formats import read_documents, write_documents
     from bioner.tagger import Tagger
-    from bioner.training.data import ensure_tokenized, make_tokenizer
+    from bioner.text import make_tokenizer
+    from bioner.training.data import ensure_tokenized
 
     tagger = Tagger.load(model)
     documents = ensure_tokenized(

@@ -25,8 +25,9 @@ from bioner.data.atomic import atomic_write
 from bioner.data.corpus import load_corpus
 from bioner.data.document import Document
 from bioner.errors import BionerError
+from bioner.text import make_tokenizer
 from bioner.training.config import apply_limits
-from bioner.training.data import ensure_tokenized, hold_out, make_tokenizer, relabel
+from bioner.training.data import ensure_tokenized, hold_out, relabel
 
 console = Console(stderr=True)
 

@@ -9,7 +9,9 @@ and make every other non-space character a token of its own ("NF - kappa B .", "
 "3 . 5", "Parkinson ' s"), without exception. The default tokenizer does exactly that, with
 Unicode letters and digits (α, β, κB, é) counting as letters; options keep decimals,
 hyphenated words or common abbreviations together for uses that do not need to match the
-corpora, and `variant_aware=True` switches to DeepVar's rule (`bioner.text.variants`).
+corpora, `variant_aware=True` switches to DeepVar's rule (`bioner.text.variants`) and
+`fine_grained=True` to tmVar-style pieces (`bioner.text.fine_grained`). `make_tokenizer`
+builds one of these from the name a model's config stores (`data.tokenizer`).
 
 Bounded cost on pathological input: a single `re.finditer` pass, so time and memory are
 linear in the text length; a run of letters/digits longer than `max_token_length` (default
@@ -26,8 +28,13 @@ from bisect import bisect_right
 from collections.abc import Iterable
 
 from bioner.data.document import Document, Sentence, Token
+from bioner.errors import BionerError
+from bioner.text.fine_grained import fine_token_spans
 from bioner.text.sentences import SentenceSplitter
 from bioner.text.variants import variant_token_spans
+
+#: Names of the tokenizers a model config (`data.tokenizer`) or `--tokenizer` may name.
+TOKENIZER_NAMES = ("default", "variant", "fine")
 
 # Combining marks that belong to the letter before them (decomposed accents, Greek tonos...).
 _MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
@@ -71,6 +78,7 @@ class Tokenizer:
         *,
         variant_aware: bool = False,
         paper_exact: bool = False,
+        fine_grained: bool = False,
         keep_decimals: bool = False,
         keep_hyphenated: bool = False,
         keep_abbreviations: bool = False,
@@ -82,6 +90,7 @@ class Tokenizer:
         """Defaults reproduce the corpora's tokenization (see the module docstring).
 
         `variant_aware`/`paper_exact`: DeepVar §4.1 tokens (`bioner.text.variants`).
+        `fine_grained`: tmVar-style pieces (`bioner.text.fine_grained`).
         `keep_*`: keep "3.5", "IL-2" or "e.g." as one token (general mode only).
         `split_sentences=False`: sentences break only at `boundaries` given to `tokenize`.
         `max_*` bound the size of tokens and sentences.
@@ -90,6 +99,9 @@ class Tokenizer:
             raise ValueError("max_token_length must be at least 4")
         if max_sentence_tokens is not None and max_sentence_tokens < 1:
             raise ValueError("max_sentence_tokens must be positive")
+        if variant_aware and fine_grained:
+            raise ValueError("choose one of variant_aware and fine_grained")
+        self.fine_grained = fine_grained
         self.variant_aware = variant_aware
         self.paper_exact = paper_exact
         self.split_sentences = split_sentences
@@ -106,6 +118,8 @@ class Tokenizer:
             return variant_token_spans(
                 text, paper_exact=self.paper_exact, max_token_length=self.max_token_length
             )
+        if self.fine_grained:
+            return fine_token_spans(text, max_token_length=self.max_token_length)
         spans = [m.span() for m in self._regex.finditer(text)]
         if not self._joins:
             return spans
@@ -179,3 +193,14 @@ class VariantTokenizer(Tokenizer):
             max_token_length=max_token_length,
             max_sentence_tokens=max_sentence_tokens,
         )
+
+
+def make_tokenizer(name: str) -> Tokenizer:
+    """The tokenizer a model config names: "default", "variant" (DeepVar) or "fine" (tmVar)."""
+    if name == "variant":
+        return VariantTokenizer()
+    if name == "fine":
+        return Tokenizer(fine_grained=True)
+    if name == "default":
+        return Tokenizer()
+    raise BionerError(f"unknown tokenizer {name!r}; expected one of {', '.join(TOKENIZER_NAMES)}")

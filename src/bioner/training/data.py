@@ -17,7 +17,7 @@ from bioner.data.corpus import load_corpus
 from bioner.data.document import Document
 from bioner.data.formats import read_documents
 from bioner.errors import BionerError
-from bioner.text.tokenizer import Tokenizer, VariantTokenizer
+from bioner.text.tokenizer import Tokenizer, make_tokenizer
 
 
 @dataclass
@@ -77,10 +77,6 @@ def load_splits(data: DataConfig) -> Splits:
         for name, docs in splits.items()
     }
     return Splits(**result)
-
-
-def make_tokenizer(name: str) -> Tokenizer:
-    return VariantTokenizer() if name == "variant" else Tokenizer()
 
 
 def ensure_tokenized(documents: Sequence[Document], tokenizer: Tokenizer) -> list[Document]:
