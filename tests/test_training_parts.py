@@ -16,6 +16,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 from safetensors import safe_open
 
+from bioner.config import load_config
 from bioner.errors import BionerError, InputFormatError
 from bioner.training import checkpoints
 from bioner.training.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
@@ -462,3 +463,30 @@ def test_select_device_and_threads() -> None:
     finally:
         torch.set_num_threads(before)
     assert math.isfinite(before)
+
+
+def test_config_extends_a_preset(tmp_path: Path) -> None:
+    base = load_config("deepvar")
+    fine = load_config("deepvar-fine")
+    # Only the stated differences change; nested sections merge key by key.
+    assert fine.data.tokenizer == "fine" and fine.model.embedder.char.alphabet == "learned"
+    assert fine.model.encoder == base.model.encoder
+    assert fine.model.embedder.char.widths == base.model.embedder.char.widths
+    assert fine.training.clip_grad_norm == base.training.clip_grad_norm
+    assert fine.data.dev_fraction == base.data.dev_fraction
+    own = tmp_path / "mine.toml"
+    own.write_text('extends = "deepvar-fine"\n[model.encoder]\nunits = 1\n')
+    mine = load_config(own, ["training.epochs=3"])
+    assert mine.model.encoder.units == 1 and mine.data.tokenizer == "fine"
+    assert mine.training.epochs == 3
+    loop = tmp_path / "loop.toml"
+    loop.write_text(f'extends = "{loop}"\n')
+    with pytest.raises(BionerError, match="`extends` must name another preset"):
+        load_config(loop)
+    with pytest.raises(BionerError, match="no config file or preset named 'nope'"):
+        load_config(_write(tmp_path / "bad.toml", 'extends = "nope"\n'))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
