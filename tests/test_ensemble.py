@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+import shutil
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from bioner.cli.app import _register_commands, app
 from bioner.data.document import Document, Span
+from bioner.data.formats import read_documents
 from bioner.ensemble import vote_spans
 from bioner.errors import BionerError
+from model_fixture import EXAMPLE
+
+pytest_plugins = ["conftest_model"]
 
 TEXT = "the c.1517A>G and p.Asp506Gly variants"
 
@@ -58,3 +68,32 @@ def test_mismatched_predictions_are_errors() -> None:
         vote_spans([[doc(id="a")], [doc(id="b")]])
     with pytest.raises(BionerError, match="between 1 and 2"):
         vote_spans([[doc()], [doc()]], min_votes=3)
+
+
+def test_predict_votes_across_models(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": EXAMPLE}) + "\n")
+    _register_commands()
+
+    def predict(*models: Path, extra: tuple[str, ...] = ()) -> object:
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}.jsonl"
+        args = ["predict", str(source), "-o", str(out), *extra]
+        for model in models:
+            args += ["-m", str(model)]
+        result = CliRunner().invoke(app, args)
+        return result if result.exit_code else [s.key for d in read_documents(out) for s in d.spans]
+
+    single = predict(tiny_model)
+    assert single, "the tiny model tags the example"
+    assert predict(tiny_model, tiny_model, tiny_model) == single
+    assert predict(tiny_model, tiny_model, extra=("--min-votes", "2")) == single
+    too_many = predict(tiny_model, tiny_model, extra=("--min-votes", "3"))
+    assert "--min-votes must be between 1 and 2" in str(too_many.exception)
+    fine = tmp_path / "fine-model"
+    shutil.copytree(tiny_model, fine)
+    config = json.loads((fine / "config.json").read_text())
+    config["data"]["tokenizer"] = "fine"
+    (fine / "config.json").write_text(json.dumps(config))
+    mixed = predict(tiny_model, fine)
+    assert "different tokenizers (default, fine)" in str(mixed.exception)
+    assert predict(tiny_model, fine, extra=("--tokenizer", "default")) == single

@@ -1,4 +1,8 @@
-"""`bioner predict`: tag a corpus file (any reader format) with a trained model."""
+"""`bioner predict`: tag a corpus file (any reader format) with a trained model, or vote.
+
+Given `--model` several times, every model tags the documents and a span is kept when at
+least `--min-votes` of them (default: a strict majority) predict it (`bioner.ensemble`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ console = Console(stderr=True)
 
 def predict_command(
     input_path: Path = typer.Argument(..., metavar="INPUT", help="File (or BRAT folder) to tag."),
-    model: str = typer.Option(..., "--model", "-m", help="Model directory or bundled name."),
+    model: list[str] = typer.Option(
+        ..., "--model", "-m", help="Model directory or bundled name; repeat to vote."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the tagged documents."),
     from_format: str | None = typer.Option(None, "--from", help="Input format (guessed if unset)."),
     to_format: str = typer.Option(
@@ -23,19 +29,33 @@ def predict_command(
         None,
         help="default, variant or fine, for raw-text inputs (default: as the model was trained).",
     ),
+    min_votes: int | None = typer.Option(
+        None, "--min-votes", help="With several models: votes a span needs (default: majority)."
+    ),
 ) -> None:
     """Replace the input's annotations with the model's predictions and write them out."""
     from bioner.data.formats import read_documents, write_documents
+    from bioner.ensemble import vote_spans
+    from bioner.errors import BionerError
     from bioner.tagger import Tagger
     from bioner.text import make_tokenizer
     from bioner.training.data import ensure_tokenized
 
-    tagger = Tagger.load(model)
+    if min_votes is not None and not 1 <= min_votes <= len(model):
+        raise BionerError(f"--min-votes must be between 1 and {len(model)}, got {min_votes}")
+    taggers = [Tagger.load(name) for name in model]
+    trained_with = {t.config.data.tokenizer for t in taggers}
+    if tokenizer is None and len(trained_with) > 1:
+        names = ", ".join(sorted(trained_with))
+        raise BionerError(
+            f"the models were trained with different tokenizers ({names}); choose --tokenizer"
+        )
     documents = ensure_tokenized(
         list(read_documents(input_path, from_format)),
-        make_tokenizer(tokenizer or tagger.config.data.tokenizer),
+        make_tokenizer(tokenizer or trained_with.pop()),
     )
-    predicted = tagger.predict_documents(documents, head or None)
+    predictions = [t.predict_documents(documents, head or None) for t in taggers]
+    predicted = predictions[0] if len(taggers) == 1 else vote_spans(predictions, min_votes)
     count = write_documents(predicted, output, to_format, inputs=[input_path])
     spans = sum(len(d.spans) for d in predicted)
     console.print(f"tagged {count} documents, {spans} mentions → {output}")
