@@ -60,6 +60,7 @@ from bioner.experiments.runner import (
     parse_seeds,
     run_all,
 )
+from bioner.experiments.stats import t_test
 from bioner.experiments.tables import (
     ComparisonRow,
     GeneralizationRow,
@@ -297,6 +298,69 @@ def _settings(config: str, args: argparse.Namespace, source: Path | None) -> Mod
     )
 
 
+# Saber's headline findings (§3, Tables 4-10): relative OOC fall, and mean OOC gain per method.
+SABER_OOC_FALL = 31.0
+SABER_OOC_GAIN = {"VD": 4.6, "TL": 6.5, "MTM": 8.4, "MTM+VD": 10.8}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def claims_section(methods, ic_corpora, pairs, ic, ooc) -> list[str]:
+    """Saber's claims, one row each, with what these runs show (means over corpora/pairs)."""
+    lines = [
+        "## Saber's claims on these runs",
+        "",
+        "Means over the corpora (IC) or train → test pairs (OOC) that have both figures; "
+        "significant = p ≤ 0.05 in the tables above.",
+        "",
+        "| claim | Saber | here | reproduces? |",
+        "|---|---|---|---|",
+    ]
+    falls = [
+        100 * (_mean(ic[("BL", a)]) - _mean(ooc[("BL", a, b)])) / _mean(ic[("BL", a)])
+        for a, b in pairs
+        if ic.get(("BL", a)) and ooc.get(("BL", a, b))
+    ]
+    if falls:
+        verdict = "in direction" + ("" if abs(_mean(falls) - SABER_OOC_FALL) < 10 else ", not size")
+        lines.append(
+            f"| OOC F1 falls vs IC (relative, {len(falls)} pairs) | ~{SABER_OOC_FALL:.0f} % | "
+            f"{_mean(falls):.1f} % (range {min(falls):.1f}-{max(falls):.1f}) | {verdict} |"
+        )
+    for method in [m for m in methods if m != "BL"]:
+        gains, worse, better = [], 0, 0
+        for a, b in pairs:
+            base, got = ooc.get(("BL", a, b)), ooc.get((method, a, b))
+            if base and got and len(base) == len(got):
+                gains.append(100 * (_mean(got) - _mean(base)))
+                p = t_test(got, base, paired=True).p_value
+                worse += p <= 0.05 and _mean(got) < _mean(base)
+                better += p <= 0.05 and _mean(got) > _mean(base)
+        if gains:
+            verdict = "yes" if _mean(gains) > 0 and not worse else "no"
+            lines.append(
+                f"| {method} raises OOC F1 ({len(gains)} pairs) | +{SABER_OOC_GAIN[method]} | "
+                f"{_mean(gains):+.2f} ({better} significantly better, {worse} worse) | "
+                f"{verdict} |"
+            )
+        deltas, lowered = [], 0
+        for corpus in ic_corpora:
+            base, got = ic.get(("BL", corpus)), ic.get((method, corpus))
+            if base and got and len(base) == len(got):
+                deltas.append(100 * (_mean(got) - _mean(base)))
+                p = t_test(got, base, paired=True).p_value
+                lowered += p <= 0.05 and _mean(got) < _mean(base)
+        if deltas:
+            lines.append(
+                f"| {method} does not lower IC F1 ({len(deltas)} corpora) | no loss | "
+                f"{_mean(deltas):+.2f} ({lowered} significantly lower) | "
+                f"{'yes' if not lowered else 'no'} |"
+            )
+    return [*lines, ""]
+
+
 def write_report(args, methods, ic_corpora, pairs, ic, ooc, output: Path) -> None:
     """grid.md (Saber-shaped tables + Fig. 4) and grid.json from the finished units."""
     shrunk = (
@@ -365,6 +429,9 @@ def write_report(args, methods, ic_corpora, pairs, ic, ooc, output: Path) -> Non
                     "",
                     out_of_corpus_table(ooc_rows, "BL", method),
                 ]
+
+    if "BL" in methods:
+        lines += claims_section(methods, ic_corpora, pairs, ic, ooc)
 
     def means(table: dict, method: str) -> list[float]:
         return [
