@@ -12,7 +12,7 @@ from bioner.config import load_config
 from bioner.data.document import Document
 from bioner.data.formats import read_documents, write_documents
 from bioner.tagger import Tagger
-from bioner.text import VariantTokenizer
+from bioner.text import Tokenizer, VariantTokenizer
 from bioner.training.data import ensure_tokenized, load_splits
 from bioner.training.trainer import Trainer
 
@@ -57,6 +57,24 @@ def test_hold_out_is_by_document_and_deterministic(tmvar: Path) -> None:
     assert [(t.start, t.end) for s in document.sentences for t in s.tokens] == [
         (t.start, t.end) for s in expected for t in s.tokens
     ]
+
+
+def test_deepvar_fine_trains_on_fine_tokens_with_every_mention_reachable(tmvar: Path) -> None:
+    config = load_config("deepvar-fine")
+    config.data.corpus = str(tmvar)
+    splits = load_splits(config.data)
+    assert [d.id for d in splits.dev] == [d.id for d in _splits(tmvar).dev]  # same hold-out
+    fine = Tokenizer(fine_grained=True)
+    document = splits.train[0]
+    expected = fine.tokenize(document.text, boundaries=[p.end for p in document.passages])
+    assert [(t.start, t.end) for s in document.sentences for t in s.tokens] == [
+        (t.start, t.end) for s in expected for t in s.tokens
+    ]
+    # Every test mention starts and ends on a token edge (the exact-match ceiling is 100 %).
+    for document in splits.test:
+        starts = {t.start for s in document.sentences for t in s.tokens}
+        ends = {t.end for s in document.sentences for t in s.tokens}
+        assert all(s.start in starts and s.end in ends for s in document.spans), document.id
 
 
 def _tiny_variant_model(documents: list[Document], tmp_path: Path) -> Tagger:
