@@ -212,6 +212,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/saber_grid")
     parser.add_argument("--label", default="", help="Heading note, e.g. 'SMOKE RUN'.")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="Write the report from the finished units only; train nothing.",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = parse_seeds(args.seeds)
@@ -237,6 +242,11 @@ def main() -> None:
         for corpus in [] if args.skip_ic else ic_corpora:
             cls = CLASSES[class_of(corpus)]
             partner = ic_partner(corpus) if spec["mtm"] else None
+            if args.report_only:
+                finished = output / method / "ic" / corpus / "results.json"
+                if finished.is_file():
+                    ic[(method, corpus)] = [r["f1"] for r in read_results(finished)["runs"]]
+                continue
             source = None
             if spec["tl"]:
                 other = next(b for a, b in pairs if a == corpus)
@@ -260,6 +270,12 @@ def main() -> None:
             )
             ic[(method, corpus)] = [r["f1"] for r in results["runs"]]
         for train, test in [] if args.skip_ooc else pairs:
+            if args.report_only:
+                finished = output / method / "ooc" / f"{train}--{test}" / "results.json"
+                if finished.is_file():
+                    runs = read_results(finished)["runs"]
+                    ooc[(method, train, test)] = [r["f1"] for r in runs]
+                continue
             cls = CLASSES[class_of(train)]
             partner = ooc_partner(train, test) if spec["mtm"] else None
             source = (
@@ -372,10 +388,19 @@ def write_report(args, methods, ic_corpora, pairs, ic, ooc, output: Path) -> Non
         or args.overrides
     )
     command = "nice -n 19 .venv/bin/python benchmarks/saber_grid.py " + " ".join(
-        shlex.quote(a) for a in sys.argv[1:]
+        shlex.quote(a) for a in sys.argv[1:] if a != "--report-only"
     )
     lines = [f"# Saber generalization grid {args.label}".rstrip(), ""]
-    lines.append(f"Reproduce: `{command}`\n")
+    lines.append(f"Reproduce (finished runs are skipped, so it also resumes): `{command}`\n")
+    missing = [f"{m} IC {c}" for m in methods for c in ic_corpora if (m, c) not in ic] + [
+        f"{m} OOC {a} → {b}" for m in methods for a, b in pairs if (m, a, b) not in ooc
+    ]
+    if missing:
+        lines.append(
+            f"**Not finished ({len(missing)} units; the command above runs them):** "
+            + "; ".join(missing)
+            + ".\n"
+        )
     if shrunk:
         lines.append(
             "**CPU-shrunk settings (fewer epochs/folds/seeds/sentences or a smaller model): "
