@@ -176,6 +176,12 @@ def train_source(
     return folder / "model"
 
 
+def finished_f1(output: Path, method: str, kind: str, key: str) -> list[float] | None:
+    """F1 of every run of a finished unit (its results.json), or None if it is not finished."""
+    path = output / method / kind / key / "results.json"
+    return [r["f1"] for r in read_results(path)["runs"]] if path.is_file() else None
+
+
 def run_unit(
     kind: str,
     method: str,
@@ -243,9 +249,8 @@ def main() -> None:
             cls = CLASSES[class_of(corpus)]
             partner = ic_partner(corpus) if spec["mtm"] else None
             if args.report_only:
-                finished = output / method / "ic" / corpus / "results.json"
-                if finished.is_file():
-                    ic[(method, corpus)] = [r["f1"] for r in read_results(finished)["runs"]]
+                if (f1 := finished_f1(output, method, "ic", corpus)) is not None:
+                    ic[(method, corpus)] = f1
                 continue
             source = None
             if spec["tl"]:
@@ -271,10 +276,8 @@ def main() -> None:
             ic[(method, corpus)] = [r["f1"] for r in results["runs"]]
         for train, test in [] if args.skip_ooc else pairs:
             if args.report_only:
-                finished = output / method / "ooc" / f"{train}--{test}" / "results.json"
-                if finished.is_file():
-                    runs = read_results(finished)["runs"]
-                    ooc[(method, train, test)] = [r["f1"] for r in runs]
+                if (f1 := finished_f1(output, method, "ooc", f"{train}--{test}")) is not None:
+                    ooc[(method, train, test)] = f1
                 continue
             cls = CLASSES[class_of(train)]
             partner = ooc_partner(train, test) if spec["mtm"] else None
