@@ -27,17 +27,13 @@ from __future__ import annotations
 import re
 from functools import cache
 
-# Combining marks that belong to the letter before them (same set as the general tokenizer).
-_MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+from bioner.text.char_classes import LETTER, ruler
 
 
 @cache
 def _pattern(max_token_length: int) -> re.Pattern[str]:
     n = max_token_length
-    letters = f"(?:[^\\W\\d_]|[{_MARKS}])"
-    return re.compile(
-        f"(?P<letters>{letters}{{1,{n}}})|\\d{{1,{n}}}|([^\\s\\w]|_)\\2{{7,{n - 1}}}|\\S"
-    )
+    return re.compile(f"(?P<letters>{LETTER}{{1,{n}}})|\\d{{1,{n}}}|{ruler(n)}|\\S")
 
 
 def _case_cuts(run: str) -> list[int]:

@@ -29,16 +29,13 @@ from collections.abc import Iterable
 
 from bioner.data.document import Document, Sentence, Token
 from bioner.errors import BionerError
+from bioner.text.char_classes import ALNUM, ruler
 from bioner.text.fine_grained import fine_token_spans
 from bioner.text.sentences import SentenceSplitter
 from bioner.text.variants import variant_token_spans
 
 #: Names of the tokenizers a model config (`data.tokenizer`) or `--tokenizer` may name.
 TOKENIZER_NAMES = ("default", "variant", "fine")
-
-# Combining marks that belong to the letter before them (decomposed accents, Greek tonos...).
-_MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_ALNUM = f"(?:[^\\W_]|[{_MARKS}])"
 
 #: Abbreviations kept as one token (with their full stop) by `keep_abbreviations=True`.
 TOKEN_ABBREVIATIONS: tuple[str, ...] = (
@@ -57,15 +54,15 @@ def _pattern(
     parts: list[str] = []
     if keep_abbreviations:
         words = "|".join(re.escape(a) for a in sorted(TOKEN_ABBREVIATIONS, key=len, reverse=True))
-        parts.append(f"(?<!{_ALNUM})(?i:{words})")
+        parts.append(f"(?<!{ALNUM})(?i:{words})")
     # Every repetition below is bounded, so a failed attempt costs O(n) steps at most and a
     # 1 MB run of digits or letters cannot make the scan quadratic.
     if keep_decimals:  # 1,000,000.5 and 3.5
         parts.append(r"\d{1,3}(?:,\d{3}){1,6}(?:\.\d{1,16})?(?!\d)|\d{1,16}\.\d{1,16}")
     if keep_hyphenated:  # up to nine parts: IL-2, NF-kappa, alpha-1-antitrypsin
-        parts.append(f"{_ALNUM}{{1,{n}}}(?:-{_ALNUM}{{1,{n}}}){{1,8}}")
-    parts.append(f"([^\\s\\w]|_)\\1{{7,{n - 1}}}")  # --------, ________
-    parts.append(f"{_ALNUM}{{1,{n}}}")
+        parts.append(f"{ALNUM}{{1,{n}}}(?:-{ALNUM}{{1,{n}}}){{1,8}}")
+    parts.append(ruler(n))  # --------, ________
+    parts.append(f"{ALNUM}{{1,{n}}}")
     parts.append(r"\S")
     return re.compile("|".join(parts))
 
