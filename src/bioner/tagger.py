@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ from bioner.models.embeddings.word_vectors import (
     normalize_word,
 )
 from bioner.models.tagger import DEFAULT_HEAD, TaggerModel
+from bioner.postprocessing import apply_rule_sets
 
 FILES = ("config.json", "vocab.json", "weights.safetensors", "meta.json")
 
@@ -65,6 +67,8 @@ class Tagger:
         self.model = model
         self.meta = meta or {}
         self.scheme = TagScheme.parse(config.model.tag_scheme)
+        # Rule sets run on every prediction (bioner.postprocessing); assignable per instance.
+        self.postprocess: list[str] = list(config.model.postprocess)
         word_config = config.model.embedder.word
         self._lowercase = word_config.lowercase
         self._digits = word_config.normalize_digits
@@ -170,6 +174,11 @@ class Tagger:
     def batches(self, sentences: Sequence[EncodedSentence], **options: Any):
         return iterate_batches(sentences, self._char_encoder, **options)
 
+    def labels(self, heads: Sequence[str] | None = None) -> list[str]:
+        """The entity types the given heads (default: all) can output, sorted."""
+        names = self.tags if heads is None else heads
+        return sorted({t.split("-", 1)[1] for name in names for t in self.tags[name] if "-" in t})
+
     def vocabulary_fingerprint(self) -> str:
         """A digest of the vocabularies and tag sets: equal iff ids mean the same things."""
         payload = json.dumps(
@@ -191,15 +200,17 @@ class Tagger:
     ) -> list[Document]:
         """Copies of the documents whose spans are the model's predictions.
 
-        With several heads every head's spans are kept, and where two heads' spans overlap the
-        one with the higher confidence wins (ties: the longer, then the earlier head).
+        The rule sets in `self.postprocess` run on each head's spans, limited to that head's
+        types. With several heads every head's spans are then kept, and where two heads' spans
+        overlap the one with the higher confidence wins (ties: the longer, then the earlier
+        head); a span a rule confirms has confidence 1.
         """
         heads = list(heads or self.tags)
         for name in heads:
             if name not in self.tags:
                 raise BionerError(f"no head named {name!r}; this model has {sorted(self.tags)}")
         sentences = self.encode(documents)
-        per_sentence: list[list[Span]] = [[] for _ in sentences]
+        per_sentence: list[list[tuple[str, Span]]] = [[] for _ in sentences]
         owners: list[tuple[int, int]] = []
         for doc_index, document in enumerate(documents):
             owners.extend((doc_index, s) for s in range(len(document.sentences)))
@@ -218,22 +229,28 @@ class Tagger:
                             doc_index, sent_index = owners[position]
                             tokens = documents[doc_index].sentences[sent_index].tokens
                             per_sentence[position].append(
-                                Span(tokens[first].start, tokens[end - 1].end, label, score)
+                                (name, Span(tokens[first].start, tokens[end - 1].end, label, score))
                             )
             finally:
                 self.model.train(was_training)
         results_docs: list[Document] = []
         cursor = 0
         for document in documents:
-            spans: list[Span] = []
-            for _ in document.sentences:
-                spans.extend(
-                    _resolve_overlaps(per_sentence[cursor])
-                    if len(heads) > 1
-                    else per_sentence[cursor]
-                )
-                cursor += 1
-            results_docs.append(document.with_spans(spans))
+            count = len(document.sentences)
+            by_head: dict[str, list[Span]] = {name: [] for name in heads}
+            for found in per_sentence[cursor : cursor + count]:
+                for name, span in found:
+                    by_head[name].append(span)
+            cursor += count
+            if self.postprocess:
+                for name in heads:
+                    ruled = document.with_spans(by_head[name])
+                    ruled = apply_rule_sets([ruled], self.postprocess, self.labels([name]))[0]
+                    by_head[name] = ruled.spans
+            spans = [span for name in heads for span in by_head[name]]
+            if len(heads) > 1:
+                spans = _resolve_overlaps_by_sentence(document, spans)
+            results_docs.append(document.with_spans(sorted(spans, key=lambda s: (s.start, s.end))))
         return results_docs
 
     def annotate(self, text_or_documents: str | Document | Iterable[str | Document]):
@@ -363,6 +380,15 @@ def _decoded_chunks(
             if row_scores is not None:
                 score = min(row_scores[i][first + start : first + end])
             yield row, label, first + start, first + end, score
+
+
+def _resolve_overlaps_by_sentence(document: Document, spans: list[Span]) -> list[Span]:
+    """`_resolve_overlaps` within each sentence (spans never cross one; this bounds the cost)."""
+    starts = [sentence.tokens[0].start if sentence.tokens else 0 for sentence in document.sentences]
+    groups: dict[int, list[Span]] = {}
+    for span in spans:
+        groups.setdefault(bisect_right(starts, span.start), []).append(span)
+    return [span for group in groups.values() for span in _resolve_overlaps(group)]
 
 
 def _resolve_overlaps(spans: list[Span]) -> list[Span]:

@@ -336,8 +336,7 @@ def check_types(types: Iterable[str] | None, labels: Iterable[str]) -> frozenset
 
 def model_labels(tagger: Tagger) -> list[str]:
     """Every entity type any head of the model can output, sorted."""
-    labels = {tag.split("-", 1)[1] for tags in tagger.tags.values() for tag in tags if "-" in tag}
-    return sorted(labels)
+    return tagger.labels()
 
 
 def annotate_stream(

@@ -2,6 +2,8 @@
 
 Given `--model` several times, every model tags the documents and a span is kept when at
 least `--min-votes` of them (default: a strict majority) predict it (`bioner.ensemble`).
+Post-processing rule sets (`bioner.postprocessing`) run once, on the final spans: after the
+vote, not inside each voter.
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ def predict_command(
     min_votes: int | None = typer.Option(
         None, "--min-votes", help="With several models: votes a span needs (default: majority)."
     ),
+    postprocess: list[str] = typer.Option(
+        [],
+        "--postprocess",
+        help="Rule set to run on the predictions (variants), repeatable, or none; "
+        "default: the model's own.",
+    ),
 ) -> None:
     """Replace the input's annotations with the model's predictions and write them out."""
     from bioner.data.formats import read_documents, write_documents
     from bioner.ensemble import vote_spans
     from bioner.errors import BionerError
+    from bioner.postprocessing import apply_rule_sets
     from bioner.tagger import Tagger
     from bioner.text import make_tokenizer
     from bioner.training.data import ensure_tokenized
@@ -44,6 +53,9 @@ def predict_command(
     if min_votes is not None and not 1 <= min_votes <= len(model):
         raise BionerError(f"--min-votes must be between 1 and {len(model)}, got {min_votes}")
     taggers = [Tagger.load(name) for name in model]
+    rules = _rule_sets(postprocess, [t.postprocess for t in taggers])
+    for tagger in taggers:
+        tagger.postprocess = []
     trained_with = {t.config.data.tokenizer for t in taggers}
     if tokenizer is None and len(trained_with) > 1:
         names = ", ".join(sorted(trained_with))
@@ -56,6 +68,21 @@ def predict_command(
     )
     predictions = [t.predict_documents(documents, head or None) for t in taggers]
     predicted = predictions[0] if len(taggers) == 1 else vote_spans(predictions, min_votes)
+    predicted = apply_rule_sets(predicted, rules)
     count = write_documents(predicted, output, to_format, inputs=[input_path])
     spans = sum(len(d.spans) for d in predicted)
     console.print(f"tagged {count} documents, {spans} mentions → {output}")
+
+
+def _rule_sets(asked: list[str], models: list[list[str]]) -> list[str]:
+    """The rule sets to run: `--postprocess` if given (`none` for no rules), else the models'."""
+    from bioner.errors import BionerError
+    from bioner.postprocessing import check_rule_sets
+
+    if asked:
+        return [] if asked == ["none"] else check_rule_sets(asked)
+    if any(rules != models[0] for rules in models):
+        raise BionerError(
+            "the models post-process differently; choose with --postprocess (or none)"
+        )
+    return models[0]

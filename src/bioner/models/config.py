@@ -98,3 +98,7 @@ class ModelConfig(StrictModel):
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     encoder: EncoderConfig = Field(default_factory=EncoderConfig)
     decoder: DecoderConfig = Field(default_factory=DecoderConfig)
+    postprocess: list[Literal["variants"]] = Field(
+        default_factory=list,
+        description="Rule sets applied to every prediction (bioner.postprocessing), in order.",
+    )
