@@ -20,3 +20,19 @@ def test_default_tagger_annotates_with_exact_offsets() -> None:
     assert ("c.68_69delAG", "DNAMutation") in found
     assert ("mice", "Species") in found
     assert all(0.0 < s.score <= 1.0 for s in document.spans)
+
+
+def test_default_tagger_runs_its_variant_rules_across_heads() -> None:
+    """Standard notations come out as variants, not as the gene head's wider spans."""
+    text = (
+        "The OPRM1 A118G polymorphism (rs1799971) and the apoB His3543Tyr substitution were rare."
+    )
+    tagger = Tagger.load("default")
+    assert tagger.postprocess == ["variants"]
+    document = tagger.annotate(text)
+    found = {(text[s.start : s.end], s.label) for s in document.spans}
+    assert {
+        ("A118G", "DNAMutation"),
+        ("rs1799971", "SNP"),
+        ("His3543Tyr", "ProteinMutation"),
+    } <= found
