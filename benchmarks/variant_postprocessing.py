@@ -36,6 +36,8 @@ SINGLES = [
     "generic-fine-w2v",
     "generic-fine-w2v-seed2",
     "generic-fine-w2v-seed3",
+    "generic-fine-w2v-seed4",
+    "generic-fine-w2v-seed5",
     "generic-fine",
     "generic-fine-seed2",
     "generic-fine-seed3",
@@ -45,8 +47,9 @@ SINGLES = [
 ]
 VOTES = {
     "generic-fine-w2v-vote": SINGLES[0:3],
-    "generic-fine-vote": SINGLES[3:6],
-    "deepvar-fine-vote": SINGLES[6:9],
+    "generic-fine-w2v-vote5": SINGLES[0:5],
+    "generic-fine-vote": SINGLES[5:8],
+    "deepvar-fine-vote": SINGLES[8:11],
 }
 STEP_ORDER = [(), ("brackets",), ("brackets", "split"), ("brackets", "split", "retype")]
 ALL_STEPS = ("brackets", "split", "retype", "add")

@@ -229,3 +229,7 @@ def test_predict_postprocess_option(tiny_model: Path, tmp_path: Path) -> None:
     assert "post-process differently" in str(mixed.exception)
     unknown = predict("-m", str(model), "--postprocess", "nonsense")
     assert "unknown post-processing nonsense" in str(unknown.exception)
+
+
+def test_known_look_alike_names_are_not_variants() -> None:
+    assert found("T47D cells and P450R activity, unlike G86R") == {("G86R", PROTEIN)}

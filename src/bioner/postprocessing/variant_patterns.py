@@ -45,6 +45,12 @@ SNP = "SNP"
 NUCLEOTIDE_SUBSTITUTION_TYPE = DNA
 
 
+# Names shaped like a substitution that are not variants: the only two among 576 matches in
+# the training text of BC2GM, JNLPBA, BC5CDR, NCBI-disease and LINNAEUS (a cell line and
+# cytochrome P450 reductase); the rest were real variants.
+NOT_VARIANTS = frozenset({"T47D", "P450R"})
+
+
 @dataclass(frozen=True)
 class VariantPattern:
     name: str
@@ -99,6 +105,8 @@ def find_variants(text: str, patterns: tuple[VariantPattern, ...] = PATTERNS) ->
     found: list[VariantMatch] = []
     for pattern in patterns:
         for match in pattern.regex.finditer(text):
+            if match.group() in NOT_VARIANTS:
+                continue
             label = typed(match.group(), pattern)
             found.append(VariantMatch(match.start(), match.end(), label, pattern.name))
     found.sort(key=lambda m: (-(m.end - m.start), m.start))
