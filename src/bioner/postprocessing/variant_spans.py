@@ -4,7 +4,9 @@ Why: the errors a tagger makes on tmVar that are left after training are mostly 
 a span that stops one character short of its closing bracket, two variants of a list tagged
 as one span, an all-nucleotide substitution (`A118G`) typed as a protein change, a mention
 in textbook notation that the model skipped. Each has a deterministic fix; DeepVar (§5.1)
-expects exactly this post-processing to lift its score. The steps, in order:
+expects exactly this post-processing to lift its score. Written by hand: these are repairs of
+character spans under tmVar's annotation conventions, which no NER library offers. The
+steps, in order:
 
 1. brackets — a span with an unmatched bracket is widened to the matching bracket when that
    lies close by in the same sentence (`balance_brackets`), otherwise the unmatched bracket
