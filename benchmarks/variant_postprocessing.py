@@ -51,8 +51,14 @@ VOTES = {
     "generic-fine-vote": SINGLES[5:8],
     "deepvar-fine-vote": SINGLES[8:11],
 }
-STEP_ORDER = [(), ("brackets",), ("brackets", "split"), ("brackets", "split", "retype")]
-ALL_STEPS = ("brackets", "split", "retype", "add")
+STEP_ORDER = [
+    (),
+    ("brackets",),
+    ("brackets", "extend"),
+    ("brackets", "extend", "split"),
+    ("brackets", "extend", "split", "retype"),
+]
+ALL_STEPS = ("brackets", "extend", "split", "retype", "add")
 ONLY_ADD = ("add",)
 
 

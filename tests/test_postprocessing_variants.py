@@ -233,3 +233,12 @@ def test_predict_postprocess_option(tiny_model: Path, tmp_path: Path) -> None:
 
 def test_known_look_alike_names_are_not_variants() -> None:
     assert found("T47D cells and P450R activity, unlike G86R") == {("G86R", PROTEIN)}
+
+
+def test_dna_spans_take_in_a_following_location_phrase() -> None:
+    text = "the MTHFR gene--a C-->T transition at nucleotide 677--is common"
+    start = text.index("C-->T")
+    document = tokenized(text, Span(start, start + 5, DNA))
+    assert strings(postprocess_variants(document)) == [("C-->T transition at nucleotide 677", DNA)]
+    protein = tokenized(text, Span(start, start + 5, PROTEIN))
+    assert strings(postprocess_variants(protein, steps=("extend",))) == [("C-->T", PROTEIN)]

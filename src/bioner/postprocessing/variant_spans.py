@@ -11,10 +11,13 @@ steps, in order:
 1. brackets — a span with an unmatched bracket is widened to the matching bracket when that
    lies close by in the same sentence (`balance_brackets`), otherwise the unmatched bracket
    at its edge is dropped;
-2. split — a span that holds two or more pattern matches separated only by list separators
+2. extend — a DNA span followed by "transition/substitution/… at nucleotide/position/codon
+   N" takes that phrase in (`C-->T` → `C-->T transition at nucleotide 677`; tmVar's training
+   split includes the phrase in all 6 mentions it follows);
+3. split — a span that holds two or more pattern matches separated only by list separators
    (`, `, ` and `, `; `, ` or `, `/`) becomes those matches;
-3. retype — a span whose whole text is one pattern match takes the pattern's type;
-4. add — pattern matches that overlap no predicted span are added.
+4. retype — a span whose whole text is one pattern match takes the pattern's type;
+5. add — pattern matches that overlap no predicted span are added.
 
 Spans of other types pass through untouched, so the step is safe on a multi-type tagger.
 A span that is exactly one pattern match (split, retyped or added) gets confidence 1: the
@@ -37,7 +40,12 @@ VARIANT_LABELS = frozenset({DNA, PROTEIN, SNP})
 OPENERS = {"(": ")", "[": "]"}
 CLOSERS = {")": "(", "]": "["}
 LIST_SEPARATOR = re.compile(r"\s*(?:,|;|/|\band\b|\bor\b)\s*(?:\band\b\s*)?")
-STEPS = ("brackets", "split", "retype", "add")
+STEPS = ("brackets", "extend", "split", "retype", "add")
+# The natural-language tail of a DNA change (`... transition at nucleotide 677`).
+LOCATION_PHRASE = re.compile(
+    r"\s(?:transition|transversion|substitution|change|mutation|deletion|insertion)s?"
+    r"\s(?:at|in|of)\s(?:nucleotide|position|codon|base|nt)s?\s[-+]?\d+"
+)
 # How far (characters) a bracket repair may widen a span.
 MAX_WIDEN = 12
 
@@ -115,6 +123,14 @@ def balance_brackets(text: str, span: Span, limit: tuple[int, int]) -> Span:
     return replace(span, start=start, end=end)
 
 
+def extend_location(text: str, span: Span) -> Span:
+    """A DNA span widened over a directly following location phrase, if there is one."""
+    if span.label != DNA:
+        return span
+    match = LOCATION_PHRASE.match(text, span.end)
+    return replace(span, end=match.end()) if match else span
+
+
 def split_list(text: str, span: Span, matches: Sequence[VariantMatch]) -> list[Span]:
     """The span's pattern matches if they tile it with only list separators between them."""
     inside = [m for m in matches if span.start <= m.start and m.end <= span.end]
@@ -163,6 +179,8 @@ def postprocess_variants(
 
     if "brackets" in steps:
         spans = [balance_brackets(text, s, sentence_of(s)) for s in spans]
+    if "extend" in steps:
+        spans = [extend_location(text, s) for s in spans]
     if "split" in steps:
         spans = [piece for s in spans for piece in split_list(text, s, matches)]
     if "retype" in steps:
