@@ -8,7 +8,9 @@ model learns the gene and disease names well enough to tag them in new sentences
 
 from __future__ import annotations
 
+import json
 import random
+import shutil
 from pathlib import Path
 
 import torch
@@ -23,6 +25,8 @@ FILLER = ["the", "patients", "with", "show", "increased", "levels", "of", "in", 
 
 #: A sentence the trained fixture tags with at least one Gene and one Disease.
 EXAMPLE = "Patients with melanoma show increased levels of BRCA1 and TP53."
+#: A sentence in which `variant_copy` models tag `Asp506Gly` as DNAMutation.
+VARIANT_EXAMPLE = "Patients with melanoma show the Asp506Gly change in BRCA1."
 
 
 def training_documents(count: int = 40, seed: int = 3) -> list[Document]:
@@ -83,3 +87,21 @@ def build_tiny_tagger(steps: int = 25, seed: int = 0) -> Tagger:
 def save_tiny_model(directory: Path) -> Path:
     """Train the tiny model and save it as a model directory at `directory`."""
     return build_tiny_tagger().save(directory)
+
+
+def variant_copy(model: Path, folder: Path, postprocess: list[str] | None = None) -> Path:
+    """A copy of the tiny model whose types are renamed ProteinMutation (Gene) and
+    DNAMutation (Disease), with `postprocess` as its rule sets; it tags the unknown word
+    `Asp506Gly` in `VARIANT_EXAMPLE` as DNAMutation, which the variant rules retype.
+    """
+    shutil.copytree(model, folder)
+    vocab = json.loads((folder / "vocab.json").read_text())
+    vocab["tags"] = {
+        head: [t.replace("Gene", "ProteinMutation").replace("Disease", "DNAMutation") for t in tags]
+        for head, tags in vocab["tags"].items()
+    }
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    config = json.loads((folder / "config.json").read_text())
+    config["model"]["postprocess"] = postprocess or []
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder

@@ -19,6 +19,7 @@ from bioner.annotation.ray_engine import annotate_ray, model_payload
 from bioner.cli.app import _register_commands, app
 from bioner.data.document import Document
 from bioner.errors import BionerError
+from model_fixture import VARIANT_EXAMPLE, variant_copy
 
 pytest_plugins = ["conftest_model"]
 
@@ -92,3 +93,18 @@ def test_engine_options_are_checked(tiny_model: Path) -> None:
     assert "--ray-address needs --engine ray" in str(result.exception)
     with pytest.raises(BionerError, match="at least 1"):
         next(annotate_ray(str(tiny_model), iter([]), workers=0))
+
+
+def test_ray_workers_apply_the_chosen_rule_sets(tiny_model: Path, tmp_path: Path) -> None:
+    """`postprocess` reaches the Ray workers: a renamed variant model's span gets retyped."""
+    model = variant_copy(tiny_model, tmp_path / "variant-model")
+    text = VARIANT_EXAMPLE
+
+    def labels(postprocess: list[str] | None) -> set[tuple[str, str]]:
+        (document,) = annotate_ray(
+            str(model), iter([Document(id="d", text=text)]), workers=1, postprocess=postprocess
+        )
+        return {(text[s.start : s.end], s.label) for s in document.spans}
+
+    assert ("Asp506Gly", "DNAMutation") in labels(None)
+    assert ("Asp506Gly", "ProteinMutation") in labels(["variants"])

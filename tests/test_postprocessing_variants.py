@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from bioner.postprocessing.variant_spans import (
 )
 from bioner.tagger import Tagger
 from bioner.text import Tokenizer
+from model_fixture import VARIANT_EXAMPLE, variant_copy
 
 pytest_plugins = ["conftest_model"]
 
@@ -170,29 +170,12 @@ def test_unknown_rule_sets_and_steps_are_errors() -> None:
     ]
 
 
-def _variant_model(tiny_model: Path, folder: Path, rules: list[str]) -> Path:
-    """The tiny Gene/Disease model with its types renamed ProteinMutation/DNAMutation."""
-    shutil.copytree(tiny_model, folder)
-    vocab = json.loads((folder / "vocab.json").read_text())
-    vocab["tags"] = {
-        head: [t.replace("Gene", PROTEIN).replace("Disease", DNA) for t in tags]
-        for head, tags in vocab["tags"].items()
-    }
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    config = json.loads((folder / "config.json").read_text())
-    config["model"]["postprocess"] = rules
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
-
-
-# The tiny model tags the unknown word Asp506Gly with its second type (DNAMutation once
-# renamed); the rules retype it, since the whole span is a protein notation.
-TEXT = "Patients with melanoma show the Asp506Gly change in BRCA1."
+TEXT = VARIANT_EXAMPLE
 
 
 def test_tagger_runs_the_models_rules_on_every_prediction(tiny_model: Path, tmp_path: Path) -> None:
-    plain = Tagger.load(_variant_model(tiny_model, tmp_path / "plain", []))
-    ruled = Tagger.load(_variant_model(tiny_model, tmp_path / "ruled", ["variants"]))
+    plain = Tagger.load(variant_copy(tiny_model, tmp_path / "plain"))
+    ruled = Tagger.load(variant_copy(tiny_model, tmp_path / "ruled", ["variants"]))
     assert ruled.postprocess == ["variants"]
     raw = plain.annotate(TEXT)
     post = ruled.annotate(TEXT)
@@ -208,8 +191,8 @@ def test_tagger_runs_the_models_rules_on_every_prediction(tiny_model: Path, tmp_
 
 
 def test_predict_postprocess_option(tiny_model: Path, tmp_path: Path) -> None:
-    model = _variant_model(tiny_model, tmp_path / "model", [])
-    ruled = _variant_model(tiny_model, tmp_path / "ruled", ["variants"])
+    model = variant_copy(tiny_model, tmp_path / "model")
+    ruled = variant_copy(tiny_model, tmp_path / "ruled", ["variants"])
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"id": "a", "text": TEXT}) + "\n")
     _register_commands()
@@ -242,3 +225,27 @@ def test_dna_spans_take_in_a_following_location_phrase() -> None:
     assert strings(postprocess_variants(document)) == [("C-->T transition at nucleotide 677", DNA)]
     protein = tokenized(text, Span(start, start + 5, PROTEIN))
     assert strings(postprocess_variants(protein, steps=("extend",))) == [("C-->T", PROTEIN)]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_annotate_postprocess_option(tiny_model: Path, tmp_path: Path, workers: str) -> None:
+    model = variant_copy(tiny_model, tmp_path / "model")
+    ruled = variant_copy(tiny_model, tmp_path / "ruled", ["variants"])
+    source = tmp_path / "in.txt"
+    source.write_text(TEXT + "\n")
+    _register_commands()
+
+    def annotate(*extra: str) -> object:
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}.jsonl"
+        args = ["annotate", str(source), "--lines", "--workers", workers, "-o", str(out)]
+        result = CliRunner().invoke(app, [*args, *extra])
+        if result.exit_code:
+            return result
+        return [(d.text[s.start : s.end], s.label) for d in read_documents(out) for s in d.spans]
+
+    assert ("Asp506Gly", DNA) in annotate("-m", str(model))
+    assert ("Asp506Gly", PROTEIN) in annotate("-m", str(model), "--postprocess", "variants")
+    assert ("Asp506Gly", PROTEIN) in annotate("-m", str(ruled))
+    assert ("Asp506Gly", DNA) in annotate("-m", str(ruled), "--postprocess", "none")
+    unknown = annotate("-m", str(model), "--postprocess", "nonsense")
+    assert "unknown post-processing nonsense" in str(unknown.exception)

@@ -67,7 +67,14 @@ def _send(results: Any, message: str, driver: int) -> bool:
                 return False
 
 
-def _worker(model: str, tokenizer_name: str, tasks: Any, results: Any, driver: int) -> None:
+def _worker(
+    model: str,
+    tokenizer_name: str,
+    postprocess: list[str] | None,
+    tasks: Any,
+    results: Any,
+    driver: int,
+) -> None:
     """Worker loop: load the model, then tag JSON task batches until a None arrives."""
     try:
         import torch
@@ -77,6 +84,8 @@ def _worker(model: str, tokenizer_name: str, tasks: Any, results: Any, driver: i
         from bioner.text import make_tokenizer
 
         tagger = Tagger.load(model)
+        if postprocess is not None:
+            tagger.postprocess = postprocess
         tokenizer = make_tokenizer(tokenizer_name)
     except BaseException as error:  # reported to the parent, which stops the run
         results.put(json.dumps({"fatal": f"worker could not start: {error}"}))
@@ -100,8 +109,11 @@ def annotate_parallel(
     types: frozenset[str] | None = None,
     tokenizer_name: str = "default",
     tokens: bool = True,
+    postprocess: list[str] | None = None,
 ) -> Iterator[Document]:
     """Annotated documents in input order, tagged by `workers` processes loading `model`.
+
+    `postprocess` replaces the model's own rule sets (None keeps them).
 
     Documents that arrive with sentences (CoNLL, JSONL with `sentences`) keep them; others are
     tokenized in the workers, and get the workers' sentences back only when `tokens` is set.
@@ -117,7 +129,7 @@ def annotate_parallel(
     processes = [
         context.Process(
             target=_worker,
-            args=(model, tokenizer_name, tasks, results, os.getpid()),
+            args=(model, tokenizer_name, postprocess, tasks, results, os.getpid()),
             daemon=True,
         )
         for _ in range(workers)

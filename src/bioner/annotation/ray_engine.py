@@ -32,8 +32,8 @@ from bioner.annotation.tasks import encode_task, merge_result, read_reply, run_t
 from bioner.data.document import Document
 from bioner.errors import BionerError
 
-#: Per Ray worker process: model fingerprint → (tagger, tokenizer), filled on first use.
-_LOADED: dict[tuple[str, str], Any] = {}
+#: Per Ray worker process: (model fingerprint, tokenizer, rule sets) → (tagger, tokenizer).
+_LOADED: dict[tuple[str, str, tuple[str, ...] | None], Any] = {}
 
 
 def model_payload(model: str) -> tuple[str, dict[str, bytes]]:
@@ -50,9 +50,11 @@ def model_payload(model: str) -> tuple[str, dict[str, bytes]]:
     return digest.hexdigest()[:16], files
 
 
-def _tagger_for(fingerprint: str, payload: Any, tokenizer_name: str) -> Any:
+def _tagger_for(
+    fingerprint: str, payload: Any, tokenizer_name: str, postprocess: tuple[str, ...] | None
+) -> Any:
     """This worker process's tagger for the model, unpacked and loaded the first time."""
-    key = (fingerprint, tokenizer_name)
+    key = (fingerprint, tokenizer_name, postprocess)
     if key not in _LOADED:
         import ray
         import torch
@@ -66,15 +68,21 @@ def _tagger_for(fingerprint: str, payload: Any, tokenizer_name: str) -> Any:
             for name, data in files.items():
                 (Path(folder) / name).write_bytes(data)
             tagger = Tagger.load(folder)
+        if postprocess is not None:
+            tagger.postprocess = list(postprocess)
         _LOADED[key] = (tagger, make_tokenizer(tokenizer_name))
     return _LOADED[key]
 
 
 def _tag_block(
-    block: dict[str, Any], fingerprint: str, payload: Any, tokenizer_name: str
+    block: dict[str, Any],
+    fingerprint: str,
+    payload: Any,
+    tokenizer_name: str,
+    postprocess: tuple[str, ...] | None,
 ) -> dict[str, Any]:
     """Ray Data batch function: task strings in, reply strings out."""
-    tagger, tokenizer = _tagger_for(fingerprint, payload, tokenizer_name)
+    tagger, tokenizer = _tagger_for(fingerprint, payload, tokenizer_name, postprocess)
     replies = [run_task(tagger, tokenizer, str(message), BATCH_TOKENS) for message in block["task"]]
     return {"reply": replies}
 
@@ -112,12 +120,13 @@ def annotate_ray(
     tokens: bool = True,
     address: str | None = None,
     window: int | None = None,
+    postprocess: list[str] | None = None,
 ) -> Iterator[Document]:
     """Annotated documents in input order, tagged by up to `workers` Ray tasks at a time.
 
     `address` is a running cluster's address (``auto`` or ``ray://host:10001``); without it a
     local Ray with `workers` CPUs is started. `window` batches (default ``4 × workers``) are in
-    flight at once.
+    flight at once. `postprocess` replaces the model's own rule sets (None keeps them).
     """
     if workers < 1:
         raise BionerError(f"--workers must be at least 1, got {workers}")
@@ -151,6 +160,7 @@ def annotate_ray(
                 "fingerprint": fingerprint,
                 "payload": payload,
                 "tokenizer_name": tokenizer_name,
+                "postprocess": None if postprocess is None else tuple(postprocess),
             },
         )
         replies: dict[int, dict[str, Any]] = {}

@@ -118,6 +118,12 @@ def annotate_command(
     threads: int | None = typer.Option(
         None, "--threads", help="Torch CPU threads in this process (workers always use 1)."
     ),
+    postprocess: list[str] = typer.Option(
+        [],
+        "--postprocess",
+        help="Rule set to run on the predictions (variants), repeatable, or none; "
+        "default: the model's own.",
+    ),
 ) -> None:
     """Annotate text with a trained model and write the entities with exact character offsets."""
     from bioner.annotation.output import choose_format, write_output
@@ -132,6 +138,7 @@ def annotate_command(
         resolve_sources,
     )
     from bioner.data.atomic import refuse_inputs
+    from bioner.postprocessing import rule_sets_option
     from bioner.text import TOKENIZER_NAMES, make_tokenizer
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -156,6 +163,7 @@ def annotate_command(
     if tokenizer is not None and tokenizer not in TOKENIZER_NAMES:
         names = ", ".join(TOKENIZER_NAMES)
         raise BionerError(f"--tokenizer must be one of {names}, got {tokenizer!r}")
+    rules = rule_sets_option(postprocess)
     fmt = choose_format(to, output, sys.stdout.isatty())
     sources_given = input_paths(inputs)
     if output is not None:
@@ -171,6 +179,8 @@ def annotate_command(
     from bioner.tagger import Tagger
 
     tagger = Tagger.load(model)  # also validates the model before any worker starts
+    if rules is not None:
+        tagger.postprocess = rules
     labels = model_labels(tagger)
     tokenizer = tokenizer or tagger.config.data.tokenizer
     wanted = check_types(types or None, labels)
@@ -190,6 +200,7 @@ def annotate_command(
         "types": wanted,
         "tokenizer_name": tokenizer,
         "tokens": tokens,
+        "postprocess": rules,
     }
     if engine == "ray":
         from bioner.annotation.ray_engine import annotate_ray

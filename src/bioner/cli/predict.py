@@ -77,10 +77,11 @@ def predict_command(
 def _rule_sets(asked: list[str], models: list[list[str]]) -> list[str]:
     """The rule sets to run: `--postprocess` if given (`none` for no rules), else the models'."""
     from bioner.errors import BionerError
-    from bioner.postprocessing import check_rule_sets
+    from bioner.postprocessing import rule_sets_option
 
-    if asked:
-        return [] if asked == ["none"] else check_rule_sets(asked)
+    chosen = rule_sets_option(asked)
+    if chosen is not None:
+        return chosen
     if any(rules != models[0] for rules in models):
         raise BionerError(
             "the models post-process differently; choose with --postprocess (or none)"

@@ -26,6 +26,15 @@ def check_rule_sets(names: Sequence[str]) -> list[str]:
     return list(names)
 
 
+def rule_sets_option(asked: Sequence[str]) -> list[str] | None:
+    """A `--postprocess` option's rule sets: None if not given (the model's own), [] for none."""
+    if not asked:
+        return None
+    if list(asked) == ["none"]:
+        return []
+    return check_rule_sets(asked)
+
+
 def apply_rule_sets(
     documents: Sequence[Document],
     names: Sequence[str],
