@@ -233,6 +233,7 @@ class Tagger:
                             )
             finally:
                 self.model.train(was_training)
+        head_labels = {name: self.labels([name]) for name in heads}
         results_docs: list[Document] = []
         cursor = 0
         for document in documents:
@@ -245,7 +246,7 @@ class Tagger:
             if self.postprocess:
                 for name in heads:
                     ruled = document.with_spans(by_head[name])
-                    ruled = apply_rule_sets([ruled], self.postprocess, self.labels([name]))[0]
+                    ruled = apply_rule_sets([ruled], self.postprocess, head_labels[name])[0]
                     by_head[name] = ruled.spans
             spans = [span for name in heads for span in by_head[name]]
             if len(heads) > 1:
