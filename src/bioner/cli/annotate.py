@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from bioner.cli.options import postprocess_option
 from bioner.data.document import Document
 from bioner.errors import BionerError
 
@@ -118,12 +119,7 @@ def annotate_command(
     threads: int | None = typer.Option(
         None, "--threads", help="Torch CPU threads in this process (workers always use 1)."
     ),
-    postprocess: list[str] = typer.Option(
-        [],
-        "--postprocess",
-        help="Rule set to run on the predictions (variants), repeatable, or none; "
-        "default: the model's own.",
-    ),
+    postprocess: list[str] = postprocess_option(),
 ) -> None:
     """Annotate text with a trained model and write the entities with exact character offsets."""
     from bioner.annotation.output import choose_format, write_output

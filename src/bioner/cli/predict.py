@@ -13,6 +13,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from bioner.cli.options import postprocess_option
+
 console = Console(stderr=True)
 
 
@@ -34,12 +36,7 @@ def predict_command(
     min_votes: int | None = typer.Option(
         None, "--min-votes", help="With several models: votes a span needs (default: majority)."
     ),
-    postprocess: list[str] = typer.Option(
-        [],
-        "--postprocess",
-        help="Rule set to run on the predictions (variants), repeatable, or none; "
-        "default: the model's own.",
-    ),
+    postprocess: list[str] = postprocess_option(),
 ) -> None:
     """Replace the input's annotations with the model's predictions and write them out."""
     from bioner.data.formats import read_documents, write_documents
