@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bioner.cli.app import _register_commands, app
+from bioner.data.formats import read_documents
 from bioner.tagger import Tagger
 
 TEXT = (
@@ -36,3 +43,17 @@ def test_default_tagger_runs_its_variant_rules_across_heads() -> None:
         ("rs1799971", "SNP"),
         ("His3543Tyr", "ProteinMutation"),
     } <= found
+
+
+def test_predict_gives_the_default_taggers_own_spans(tmp_path: Path) -> None:
+    """`bioner predict` runs a single model's rules per head, exactly as `annotate` does."""
+    text = "The OPRM1 A118G polymorphism (rs1799971) was rare."
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": text}) + "\n")
+    out = tmp_path / "out.jsonl"
+    _register_commands()
+    result = CliRunner().invoke(app, ["predict", str(source), "-m", "default", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    predicted = [s.key for d in read_documents(out) for s in d.spans]
+    assert predicted == [s.key for s in Tagger.load("default").annotate(text).spans]
+    assert (text.index("rs1799971"), text.index(")"), "SNP") in predicted

@@ -2,8 +2,8 @@
 
 Given `--model` several times, every model tags the documents and a span is kept when at
 least `--min-votes` of them (default: a strict majority) predict it (`bioner.ensemble`).
-Post-processing rule sets (`bioner.postprocessing`) run once, on the final spans: after the
-vote, not inside each voter.
+Post-processing rule sets (`bioner.postprocessing`) run as `Tagger` runs them (per head) for
+one model, and once on the voted spans for several, not inside each voter.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def predict_command(
         raise BionerError(f"--min-votes must be between 1 and {len(model)}, got {min_votes}")
     taggers = [Tagger.load(name) for name in model]
     rules = _rule_sets(postprocess, [t.postprocess for t in taggers])
-    for tagger in taggers:
-        tagger.postprocess = []
+    for tagger in taggers:  # one model runs the rules itself, per head; voters leave them
+        tagger.postprocess = rules if len(taggers) == 1 else []
     trained_with = {t.config.data.tokenizer for t in taggers}
     if tokenizer is None and len(trained_with) > 1:
         names = ", ".join(sorted(trained_with))
@@ -64,8 +64,11 @@ def predict_command(
         make_tokenizer(tokenizer or trained_with.pop()),
     )
     predictions = [t.predict_documents(documents, head or None) for t in taggers]
-    predicted = predictions[0] if len(taggers) == 1 else vote_spans(predictions, min_votes)
-    predicted = apply_rule_sets(predicted, rules)
+    if len(taggers) == 1:
+        predicted = predictions[0]
+    else:
+        labels = {label for t in taggers for label in t.labels(head or None)}
+        predicted = apply_rule_sets(vote_spans(predictions, min_votes), rules, labels)
     count = write_documents(predicted, output, to_format, inputs=[input_path])
     spans = sum(len(d.spans) for d in predicted)
     console.print(f"tagged {count} documents, {spans} mentions → {output}")
