@@ -190,6 +190,15 @@ def test_tagger_runs_the_models_rules_on_every_prediction(tiny_model: Path, tmp_
     assert [s.key for s in gene_only.annotate(TEXT).spans] == before
 
 
+def tagged_by_cli(folder: Path, *args: str) -> object:
+    """(mention, type) pairs a `bioner` command wrote to a new JSONL file, or the failed run."""
+    out = folder / f"out{len(list(folder.iterdir()))}.jsonl"
+    result = CliRunner().invoke(app, [*args, "-o", str(out)])
+    if result.exit_code:
+        return result
+    return [(d.text[s.start : s.end], s.label) for d in read_documents(out) for s in d.spans]
+
+
 def test_predict_postprocess_option(tiny_model: Path, tmp_path: Path) -> None:
     model = variant_copy(tiny_model, tmp_path / "model")
     ruled = variant_copy(tiny_model, tmp_path / "ruled", ["variants"])
@@ -198,11 +207,7 @@ def test_predict_postprocess_option(tiny_model: Path, tmp_path: Path) -> None:
     _register_commands()
 
     def predict(*extra: str) -> object:
-        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}.jsonl"
-        result = CliRunner().invoke(app, ["predict", str(source), "-o", str(out), *extra])
-        if result.exit_code:
-            return result
-        return [(d.text[s.start : s.end], s.label) for d in read_documents(out) for s in d.spans]
+        return tagged_by_cli(tmp_path, "predict", str(source), *extra)
 
     assert ("Asp506Gly", DNA) in predict("-m", str(model))
     assert ("Asp506Gly", PROTEIN) in predict("-m", str(model), "--postprocess", "variants")
@@ -236,12 +241,9 @@ def test_annotate_postprocess_option(tiny_model: Path, tmp_path: Path, workers: 
     _register_commands()
 
     def annotate(*extra: str) -> object:
-        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}.jsonl"
-        args = ["annotate", str(source), "--lines", "--workers", workers, "-o", str(out)]
-        result = CliRunner().invoke(app, [*args, *extra])
-        if result.exit_code:
-            return result
-        return [(d.text[s.start : s.end], s.label) for d in read_documents(out) for s in d.spans]
+        return tagged_by_cli(
+            tmp_path, "annotate", str(source), "--lines", "--workers", workers, *extra
+        )
 
     assert ("Asp506Gly", DNA) in annotate("-m", str(model))
     assert ("Asp506Gly", PROTEIN) in annotate("-m", str(model), "--postprocess", "variants")
