@@ -87,3 +87,27 @@ def test_predict_refuses_to_overwrite_its_input(corpus: Path, tmp_path: Path) ->
     assert result.exit_code != 0
     assert "refusing to overwrite" in str(result.exception)
     assert target.read_bytes() == (corpus / "test.tsv").read_bytes()
+
+
+def test_refit_without_dev_trains_on_train_and_devel_and_keeps_the_last_epoch(
+    corpus: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "refit"
+    epochs = ["--set", "training.epochs=3", "--set", "training.early_stopping_patience=1"]
+    result = invoke(
+        "train", "saber-baseline", "--corpus", corpus, "-o", run, "--quiet", "--no-dev",
+        *SMALL[:-2], *epochs,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    # early stopping needs dev F1, so a refit runs every epoch and keeps the last
+    assert summary["refit_without_dev"] is True and summary["best_dev_f1"] is None
+    assert summary["epochs_run"] == 3 and summary["best_epoch"] == 3
+    documents = [*read_documents(corpus / "train.tsv"), *read_documents(corpus / "devel.tsv")]
+    assert summary["train_sentences"] == sum(len(d.sentences) for d in documents)
+    meta = json.loads((run / "model" / "meta.json").read_text())
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert all("dev_f1" not in r for r in records)
+    assert 0.0 <= summary["test"]["f1"] <= 1.0
+    assert meta["selection"] == "last epoch" and meta["best_epoch"] == 3

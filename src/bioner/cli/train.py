@@ -49,9 +49,15 @@ def train_command(
     label_map: list[str] = typer.Option(
         [], "--label-map", help="Rename an entity type in every corpus, e.g. GGP=GENE."
     ),
+    no_dev: bool = typer.Option(
+        False,
+        "--no-dev",
+        help="Refit: train on the training and devel documents together (no hold-out) for "
+        "exactly training.epochs epochs and keep the last; choose that count on a dev run first.",
+    ),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
-    """Train a tagger; the best epoch on dev is saved as OUTPUT/model."""
+    """Train a tagger; the best epoch on dev (with --no-dev, the last) is saved as OUTPUT/model."""
     from bioner.pretraining.bilm_transfer import tagger_from_pretrained
     from bioner.tagger import DEFAULT_HEAD, Tagger
     from bioner.training.data import load_splits
@@ -64,8 +70,12 @@ def train_command(
         if not sep or not source or not target:
             raise BionerError(f"--label-map {assignment!r}: expected SOURCE=TARGET")
         experiment.data.label_map = {**experiment.data.label_map, source: target}
+    if no_dev:
+        experiment.data.dev_fraction = 0.0
     if len(corpus) > 1:
-        train_docs, dev_docs, test_docs = _multitask_splits(experiment, corpus, train, dev, test)
+        train_docs, dev_docs, test_docs = _multitask_splits(
+            experiment, corpus, train, dev, test, no_dev=no_dev
+        )
     else:
         for name, value in (
             ("corpus", corpus[0] if corpus else None),
@@ -76,12 +86,12 @@ def train_command(
             if value is not None:
                 setattr(experiment.data, name, value)
         splits = load_splits(experiment.data)
-        if not splits.dev:
+        if not splits.dev and not no_dev:
             raise BionerError(
-                "no dev documents: give --dev, a corpus with a devel split, or "
-                "--set data.dev_fraction=0.1"
+                "no dev documents: give --dev, a corpus with a devel split, "
+                "--set data.dev_fraction=0.1, or refit with --no-dev"
             )
-        train_docs = {DEFAULT_HEAD: splits.train}
+        train_docs = {DEFAULT_HEAD: splits.train + (splits.dev if no_dev else [])}
         dev_docs = {DEFAULT_HEAD: splits.dev}
         test_docs = {DEFAULT_HEAD: splits.test} if splits.test else {}
     if init_from is not None:
@@ -101,31 +111,41 @@ def train_command(
             "dev": experiment.data.dev or experiment.data.corpus,
         }
     )
+    dev_note = (
+        "refit, no dev"
+        if no_dev
+        else f"dev {sum(len(d.sentences) for docs in dev_docs.values() for d in docs)}"
+    )
     console.print(
         f"training [bold]{experiment.name}[/] on "
         f"{sum(len(d.sentences) for docs in train_docs.values() for d in docs)} sentences "
-        f"(dev {sum(len(d.sentences) for docs in dev_docs.values() for d in docs)}, "
-        f"heads {', '.join(train_docs)}) → {output}"
+        f"({dev_note}, heads {', '.join(train_docs)}) → {output}"
     )
     trainer = Trainer(
         tagger,
         train_docs,
-        dev_docs,
+        None if no_dev else dev_docs,
         output,
         show_progress=not quiet,
         on_epoch=lambda r: console.print(
-            f"epoch {r['epoch']:>3}  loss {r['train_loss']:.3f}  dev F1 "
-            f"{100 * r.get('dev_f1', float('nan')):.2f}  {r['sentences_per_second']:.0f} sent/s"
+            f"epoch {r['epoch']:>3}  loss {r['train_loss']:.3f}  "
+            + (f"dev F1 {100 * r['dev_f1']:.2f}  " if "dev_f1" in r else "")
+            + f"{r['sentences_per_second']:.0f} sent/s"
         ),
     )
     result = trainer.train(resume=resume)
+    kept = (
+        f"kept the last epoch, {result.best_epoch}"
+        if no_dev
+        else f"best dev F1 {100 * result.best_dev_f1:.2f} at epoch {result.best_epoch}"
+    )
     console.print(
-        f"best dev F1 {100 * result.best_dev_f1:.2f} at epoch {result.best_epoch} "
-        f"({result.stopped_because}); {result.train_sentences_per_second:.0f} sentences/s"
+        f"{kept} ({result.stopped_because}); {result.train_sentences_per_second:.0f} sentences/s"
     )
     summary = {
         "config": experiment.name,
-        "best_dev_f1": result.best_dev_f1,
+        "refit_without_dev": no_dev,
+        "best_dev_f1": None if no_dev else result.best_dev_f1,
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "train_seconds": result.train_seconds,
@@ -158,8 +178,13 @@ def _multitask_splits(
     train: str | None,
     dev: str | None,
     test: str | None,
+    *,
+    no_dev: bool = False,
 ) -> tuple[dict[str, list[Document]], dict[str, list[Document]], dict[str, list[Document]]]:
-    """Train/dev/test documents per head for a multi-task run: one head per corpus folder."""
+    """Train/dev/test documents per head for a multi-task run: one head per corpus folder.
+
+    With `no_dev` each head trains on its training and devel documents together.
+    """
     from bioner.training.data import load_splits
 
     if train or dev or test:
@@ -173,11 +198,12 @@ def _multitask_splits(
     for head, path in zip(heads, corpora, strict=True):
         data = experiment.data.model_copy(update={"corpus": path})
         splits = load_splits(data)
-        if not splits.dev:
+        if not splits.dev and not no_dev:
             raise BionerError(
                 f"{path}: no devel split; add --set data.dev_fraction=0.1 to hold one out"
             )
-        train_docs[head], dev_docs[head] = splits.train, splits.dev
+        train_docs[head] = splits.train + (splits.dev if no_dev else [])
+        dev_docs[head] = splits.dev
         if splits.test:
             test_docs[head] = splits.test
     return train_docs, dev_docs, test_docs

@@ -6,6 +6,11 @@ own decoder (`multitask_sampling` can interleave corpora instead, see
 `bioner.training.multitask`). Dev F1 (exact, micro) is averaged over heads; it drives early
 stopping and learning-rate annealing. Each epoch ends with a resumable `last` checkpoint;
 the best model so far is also saved as a ready-to-load model directory.
+
+Without dev documents (`dev=None`) the loop is a *refit*: once an epoch count has been chosen
+on a dev run, the same recipe trains on every labelled document for exactly that many epochs
+and keeps the last one. Early stopping is off, and annealing follows the training loss
+instead of dev F1 (what Flair does when it trains with its dev split).
 """
 
 from __future__ import annotations
@@ -67,13 +72,16 @@ def dev_f1(tagger: Tagger, dev: Mapping[str, Sequence[Document]]) -> dict[str, f
 
 
 class Trainer:
-    """Trains a Tagger on `train` (head → documents), choosing the best epoch on `dev`."""
+    """Trains a Tagger on `train` (head → documents), choosing the best epoch on `dev`.
+
+    `dev=None` refits: a fixed number of epochs, the last one kept (see the module docstring).
+    """
 
     def __init__(
         self,
         tagger: Tagger,
         train: Mapping[str, Sequence[Document]],
-        dev: Mapping[str, Sequence[Document]],
+        dev: Mapping[str, Sequence[Document]] | None,
         output_dir: str | Path,
         *,
         show_progress: bool = True,
@@ -82,11 +90,14 @@ class Trainer:
         missing = set(train) - set(tagger.tags)
         if missing:
             raise BionerError(f"no decoder head for corpora {sorted(missing)}")
-        if not dev or any(not docs for docs in dev.values()):
-            raise BionerError("training needs dev documents for every corpus (or dev_fraction)")
+        if dev is not None and (not dev or any(not docs for docs in dev.values())):
+            raise BionerError(
+                "training needs dev documents for every corpus (or dev_fraction); "
+                "to refit on everything for a fixed number of epochs, train without dev"
+            )
         self.tagger = tagger
         self.train_docs = {head: list(docs) for head, docs in train.items()}
-        self.dev_docs = {head: list(docs) for head, docs in dev.items()}
+        self.dev_docs = None if dev is None else {h: list(docs) for h, docs in dev.items()}
         self.output_dir = Path(output_dir)
         self.config = tagger.config.training
         self.show_progress = show_progress
@@ -151,9 +162,10 @@ class Trainer:
             if config.anneal_factor
             else None
         )
+        refit = self.dev_docs is None
         stopper = (
             EarlyStopping(config.early_stopping_patience)
-            if config.early_stopping_patience
+            if config.early_stopping_patience and not refit
             else None
         )
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -248,7 +260,15 @@ class Trainer:
                     "sentences_per_second": sentences_seen / seconds if seconds else 0.0,
                 }
                 improved = False
-                if epoch % config.eval_every_epochs == 0 or epoch == config.epochs:
+                if refit:
+                    if annealer is not None and annealer.step(-record["train_loss"], optimizer):
+                        stopped_because = "learning rate annealed below the minimum"
+                    if stopped_because != "max epochs" or epoch == config.epochs:
+                        self.tagger.meta.update({"best_epoch": epoch, "selection": "last epoch"})
+                        self.tagger.save(self.output_dir / "model", overwrite=True)
+                        state["best_epoch"] = epoch
+                elif epoch % config.eval_every_epochs == 0 or epoch == config.epochs:
+                    assert self.dev_docs is not None
                     per_head = dev_f1(self.tagger, self.dev_docs)
                     mean_f1 = sum(per_head.values()) / len(per_head)
                     record.update({"dev_f1": mean_f1, "dev_f1_per_corpus": per_head})
@@ -288,7 +308,7 @@ class Trainer:
         )
         return TrainingResult(
             output_dir=self.output_dir,
-            best_dev_f1=state["best_f1"],
+            best_dev_f1=float("nan") if refit else state["best_f1"],
             best_epoch=state["best_epoch"],
             epochs_run=state["epoch"],
             train_seconds=state["train_seconds"],
