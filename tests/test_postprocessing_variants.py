@@ -60,6 +60,18 @@ def strings(document: Document) -> list[tuple[str, str]]:
         ("variant A118G in OPRM1", "A118G", DNA),  # all nucleotides: DNA, as tmVar's train
         ("mutation of arginine 124-to-cysteine was", "arginine 124-to-cysteine", PROTEIN),
         ("the D201ins allele", "D201ins", PROTEIN),
+        ("the G-395A promoter variant", "G-395A", DNA),
+        ("a 1494del6 deletion", "1494del6", DNA),
+        ("the 904-906delGAG in-frame deletion", "904-906delGAG", DNA),
+        ("mutation 1067 del A causes", "1067 del A", DNA),
+        ("carrying 1109 ins 8bp in exon 8", "1109 ins 8bp", DNA),
+        ("splice site IVS3+1G/A in", "IVS3+1G/A", DNA),
+        ("the IVSI-5 (G-->C) allele", "IVSI-5 (G-->C)", DNA),
+        ("mutation IVS10+1, g-->t was", "IVS10+1, g-->t", DNA),
+        ("an IVS21-2delAG change", "IVS21-2delAG", DNA),
+        ("substitution c.G1714C in", "c.G1714C", DNA),
+        ("promoter -369 (C>G) and", "-369 (C>G)", DNA),
+        ("SNPs (-3279, A/C; -924, A/G)", "-3279, A/C", DNA),
     ],
 )
 def test_patterns_find_standard_notations_with_exact_offsets(
@@ -75,6 +87,8 @@ def test_patterns_find_standard_notations_with_exact_offsets(
         "deletion of the C4A gene",
         "the XG86R probe and G86RX clone",  # inside a longer word
         "HLA-B27 and IL-6 levels",
+        "from 1998 to 2004 del Castillo reported",  # "del" as a name needs bases or a count
+        "IVS3 of the gene",  # an intron without a change
     ],
 )
 def test_patterns_leave_look_alikes_alone(text: str) -> None:

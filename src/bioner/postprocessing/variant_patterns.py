@@ -37,6 +37,9 @@ AFTER = r"(?![\w/])"
 ARROW = r"(?:\s?(?:>|-+>|→)\s?)"
 POSITION = r"[-+*]?\d+(?:\s?[-+_]\s?\d+)*"
 EDIT = r"(?:delins|del|ins|dup|inv)"
+NT = "[ACGTacgt]"  # IVS changes are often written in lower case (`IVS10+1g>t`)
+# Intron names: `IVS3`, `IVS 9`, `IVSI`, beta-globin's `IVS-II`.
+IVS_NAME = r"IVS\s?-?(?:\d+|[IV]+(?:-[IV]+)?)"
 
 DNA = "DNAMutation"
 PROTEIN = "ProteinMutation"
@@ -62,7 +65,18 @@ def _pattern(name: str, label: str, regex: str, flags: int = 0) -> VariantPatter
     return VariantPattern(name, label, re.compile(BEFORE + regex + AFTER, flags))
 
 
-DNA_SUBSTITUTION = rf"{POSITION}\s?[ACGT]+{ARROW}[ACGT]+"
+# `1517A>G`, and with the change in brackets: `-369 (C>G)`.
+DNA_SUBSTITUTION = rf"{POSITION}\s?(?:[ACGT]+{ARROW}[ACGT]+|\(\s?[ACGT]{ARROW}[ACGT]\s?\))"
+# The reference nucleotide first, before a signed (promoter or intron) position: `G-395A`.
+DNA_SIGNED_SUBSTITUTION = r"[ACGT]\s?[-+]\d+\s?[ACGT]"
+# A deletion/insertion/duplication at a position or range, of bases or a count: `1494del6`,
+# `904-906delGAG`, `1067 del A`, `1109 ins 8bp`.
+DNA_EDIT = r"\d+(?:[-_]\d+)?\s?(?:del|ins|dup)\s?(?:[ACGT]+|\d+(?:\s?bp)?)"
+# `IVS3+1G/A`, `IVS4 + 1 G > T`, `IVSI-5 (G-->C)`, `IVS10+1, g-->t`, `IVS21-2delAG`.
+IVS = (
+    rf"{IVS_NAME}\s?[-+]\s?\d+(?:,\s?|\s?)"
+    rf"(?:\(\s?{NT}{ARROW}{NT}\s?\)|{NT}\s?(?:{ARROW}|/)\s?{NT}|del[ACGT]+)"
+)
 HGVS_DNA_SUBSTITUTION = rf"[cgmnr]\.{POSITION}\s?[ACGTUacgtu]+{ARROW}[ACGTUacgtu]+"
 HGVS_PROTEIN = rf"p\.\s?(?:{AA3}|[{AA1}])\d+(?:{AA3}|[{AA1}*X]|fs|del|ins|dup)"
 PROTEIN_NAMES = rf"(?:{AA_NAMES})[- ]?\d+[- ](?:to[- ])?(?:{AA_NAMES})"
@@ -71,10 +85,12 @@ PATTERNS: tuple[VariantPattern, ...] = (
     _pattern("rs-id", SNP, r"rs\s?\d{2,}"),
     _pattern("hgvs-dna-substitution", DNA, HGVS_DNA_SUBSTITUTION),
     _pattern("hgvs-dna-edit", DNA, rf"[cgmnr]\.{POSITION}{EDIT}(?:[ACGT]+|\d+)?"),
+    _pattern("hgvs-dna-reference-first", DNA, r"[cg]\.[ACGT]\d+[ACGT]"),
     _pattern("dna-substitution", DNA, DNA_SUBSTITUTION),
-    _pattern("dna-edit", DNA, rf"\d+(?:_\d+)?{EDIT}[ACGT]+"),
-    _pattern("dna-allele-pair", DNA, r"[-+]\d+\s?[ACGT]/[ACGT]"),
-    _pattern("ivs", DNA, rf"IVS\d+\s?{POSITION}\s?[ACGT]{ARROW}[ACGT]"),
+    _pattern("dna-signed-substitution", DNA, DNA_SIGNED_SUBSTITUTION),
+    _pattern("dna-edit", DNA, DNA_EDIT),
+    _pattern("dna-allele-pair", DNA, r"[-+]\d+,?\s?[ACGT]/[ACGT]"),
+    _pattern("ivs", DNA, IVS),
     _pattern("hgvs-protein", PROTEIN, HGVS_PROTEIN),
     _pattern("protein-three-letter", PROTEIN, rf"(?:{AA3})\s?\d+\s?(?:{AA3}|X|\*)"),
     _pattern("protein-names", PROTEIN, PROTEIN_NAMES, re.IGNORECASE),
