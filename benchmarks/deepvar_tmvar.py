@@ -83,29 +83,25 @@ def fine_w2v_seed(seed: int) -> Variant:
     )
 
 
-# The refit (`Trainer` without dev): the dev-chosen recipe, generic-fine-w2v, retrained on all
-# 334 training abstracts for the epoch count its dev run chose (best epoch 12; the median of
-# its five seeds' best epochs is also 12). Decided before any refit was scored on test.
-REFIT_EPOCHS = 12
+# The refit (`Trainer` without dev): a tmVar-style recipe retrained on all 334 training
+# abstracts for the epoch count its dev runs chose (the median best epoch of the family's
+# seeds: generic-fine-w2v 12, 11, 19, 13, 6; generic-fine 12, 11, 15; deepvar-fine 13, 18, 16),
+# keeping the last epoch. Decided before any refit was scored on test.
+REFIT_EPOCHS = {"generic-fine-w2v": 12, "generic-fine": 12, "deepvar-fine": 16}
 
 
-def fine_w2v_refit(seed: int | None = None) -> Variant:
-    """generic-fine-w2v (one seed) refit on every training document for REFIT_EPOCHS."""
-    seeded = [] if seed is None else [f"training.seed={seed}"]
+def refit(variant: Variant) -> Variant:
+    """`variant` retrained on every training document for its family's REFIT_EPOCHS."""
+    family, _, seed = variant.name.partition("-seed")
+    epochs = REFIT_EPOCHS[family]
     return Variant(
-        "generic-fine-w2v-refit" + ("" if seed is None else f"-seed{seed}"),
-        "generic",
-        [
-            *FINE,
-            f'model.embedder.word.vectors="{W2V}"',
-            *seeded,
-            "data.dev_fraction=0.0",
-            f"training.epochs={REFIT_EPOCHS}",
-        ],
-        "DNN",
-        "CNN",
-        "Adam",
-        note="word2vec vectors, refit on all of train" + ("" if seed is None else f", seed {seed}"),
+        f"{family}-refit" + (f"-seed{seed}" if seed else ""),
+        variant.preset,
+        [*variant.overrides, "data.dev_fraction=0.0", f"training.epochs={epochs}"],
+        variant.model,
+        variant.char,
+        variant.optimizer,
+        note=", ".join(filter(None, [variant.note, f"refit on all of train, {epochs} epochs"])),
         group="refit",
         refit=True,
     )
@@ -171,9 +167,8 @@ VARIANTS: list[Variant] = [
             group="fine"),
     Variant("vanilla-ma-hovy-fine", "vanilla-ma-hovy", FINE, "Vanilla (Ma & Hovy)", "CNN",
             "Adam", group="fine"),
-    fine_w2v_refit(),
-    *[fine_w2v_refit(seed) for seed in (2, 3, 4, 5)],
 ]  # fmt: skip
+VARIANTS += [refit(v) for v in VARIANTS if v.name.partition("-seed")[0] in REFIT_EPOCHS]
 
 # Majority votes over finished variants' test predictions (bioner.ensemble.vote_spans).
 VOTES: dict[str, list[str]] = {
@@ -196,6 +191,8 @@ VOTES: dict[str, list[str]] = {
         *(f"generic-fine-w2v-refit-seed{seed}" for seed in (2, 3, 4, 5)),
     ],
 }
+# The refit of variant_postprocessing.py's dev-chosen system (all eleven tmVar-style runs).
+VOTES["all-fine-refit-vote"] = [v.name for v in VARIANTS if v.group == "refit"]
 
 # Dev-only sweep over Table 4 values around the deepvar preset; never scored on test.
 SWEEP: list[Variant] = [
@@ -391,9 +388,11 @@ def run_vote(name: str, members: list[str], args: argparse.Namespace, out_file: 
         "command": args.command,
         "preset": "vote: " + ", ".join(members),
         "overrides": [],
-        "model": members_rows[0]["model"],
-        "char": members_rows[0]["char"],
-        "optimizer": members_rows[0]["optimizer"],
+        **{
+            key: values.pop() if len(values) == 1 else "mixed"
+            for key in ("model", "char", "optimizer")
+            for values in [{r[key] for r in members_rows}]
+        },
         "note": f"majority vote of {len(members)} runs",
         "tokenizer": config.data.tokenizer,
         "members": members,
@@ -505,9 +504,10 @@ def write_tables(command: str, runs: Path) -> None:
             "digits normalised in the word lookup, Adam 1e-3, up to the command's epochs), "
             "random word vectors unless the row says word2vec; a vote keeps a span when a "
             "strict majority of its seeds predict it (`bioner.ensemble.vote_spans`). Dev F1 "
-            "of a vote is the mean of its members'. The `-refit` rows retrain the dev-chosen "
-            f"recipe on all 334 training abstracts for {REFIT_EPOCHS} epochs (its dev run's "
-            "best epoch) and keep the last epoch, so they have no dev F1.",
+            "of a vote is the mean of its members'. The `-refit` rows retrain a recipe on all "
+            "334 training abstracts for the median best epoch of its dev runs "
+            f"({', '.join(f'{k} {v}' for k, v in REFIT_EPOCHS.items())}) and keep the last "
+            "epoch, so they have no dev F1.",
             "",
             "| variant | model | char repr | P | R | F1 | epochs (best) | dev F1 |",
             "|---|---|---|---|---|---|---|---|",

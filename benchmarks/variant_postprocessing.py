@@ -53,22 +53,23 @@ VOTES = {
     "generic-fine-w2v-vote5": SINGLES[0:5],
     "generic-fine-vote": SINGLES[5:8],
     "deepvar-fine-vote": SINGLES[8:11],
+    "all-fine-vote": SINGLES,
 }
-# The same recipe refit on all of tmVar train (benchmarks/deepvar_tmvar.py's `-refit` rows):
-# no dev F1, so they are never chosen; the headline's refit is the chosen system's counterpart.
-REFIT_SINGLES = [
-    "generic-fine-w2v-refit",
-    *(f"generic-fine-w2v-refit-seed{seed}" for seed in (2, 3, 4, 5)),
-]
-REFIT_VOTES = {
-    "generic-fine-w2v-refit-vote": REFIT_SINGLES[0:3],
-    "generic-fine-w2v-refit-vote5": REFIT_SINGLES[0:5],
-}
-REFIT_OF = {
-    "generic-fine-w2v": "generic-fine-w2v-refit",
-    "generic-fine-w2v-vote": "generic-fine-w2v-refit-vote",
-    "generic-fine-w2v-vote5": "generic-fine-w2v-refit-vote5",
-}
+
+
+def refit_name(system: str) -> str:
+    """The refit counterpart of a system (benchmarks/deepvar_tmvar.py's `-refit` rows)."""
+    for marker in ("-seed", "-vote"):
+        if marker in system:
+            head, _, tail = system.partition(marker)
+            return f"{head}-refit{marker}{tail}"
+    return f"{system}-refit"
+
+
+# The same systems refit on all of tmVar train: no dev F1, so they are never chosen; the
+# headline's refit is the chosen system's counterpart.
+REFIT_SINGLES = [refit_name(s) for s in SINGLES]
+REFIT_VOTES = {refit_name(v): [refit_name(m) for m in ms] for v, ms in VOTES.items()}
 STEP_ORDER = [
     (),
     ("brackets",),
@@ -204,7 +205,7 @@ def main() -> None:
         "refit_systems": refit_rows,
         "dev_ablation_f1": ablation,
         "chosen_on_dev": chosen,
-        "refit_of_chosen": REFIT_OF.get(chosen) if REFIT_OF.get(chosen) in refit_rows else None,
+        "refit_of_chosen": refit_name(chosen) if refit_name(chosen) in refit_rows else None,
         "default_tagger": default,
         "predict_seconds": predict_seconds,
     }
