@@ -70,14 +70,10 @@ def refit_name(system: str) -> str:
 # headline's refit is the chosen system's counterpart.
 REFIT_SINGLES = [refit_name(s) for s in SINGLES]
 REFIT_VOTES = {refit_name(v): [refit_name(m) for m in ms] for v, ms in VOTES.items()}
-STEP_ORDER = [
-    (),
-    ("brackets",),
-    ("brackets", "extend"),
-    ("brackets", "extend", "split"),
-    ("brackets", "extend", "split", "retype"),
-]
-ALL_STEPS = ("brackets", "extend", "split", "retype", "add")
+# Every step of bioner.postprocessing.variant_spans.STEPS (its order), and the cumulative
+# prefixes for the step ablation.
+ALL_STEPS = ("brackets", "extend", "split", "snap", "retype", "add")
+STEP_ORDER = [ALL_STEPS[:n] for n in range(len(ALL_STEPS))]
 ONLY_ADD = ("add",)
 
 

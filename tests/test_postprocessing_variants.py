@@ -18,6 +18,7 @@ from bioner.postprocessing.variant_patterns import find_variants
 from bioner.postprocessing.variant_spans import (
     balance_brackets,
     postprocess_variants,
+    snap_to_notation,
     split_list,
 )
 from bioner.tagger import Tagger
@@ -142,6 +143,25 @@ def test_lists_split_only_on_separators() -> None:
     text = "the +3100 T/G haplotype +8365 C/T"
     span = Span(text.index("+3100"), len(text), DNA)
     assert split_list(text, span, find_variants(text)) == [span]
+
+
+@pytest.mark.parametrize(
+    ("text", "predicted", "snapped"),
+    [
+        ("a splicing defect IVS10+1, g-->t here", "IVS10+", "IVS10+1, g-->t"),  # a piece
+        ("The TNFA -308G>A polymorphism", "TNFA -308G>A", "-308G>A"),  # a gene word before
+        ("the H391R E2 mutation", "H391R E", "H391R"),  # a word after
+        ("variant c. *469 C>A in", "c. *469 C>A", "c. *469 C>A"),  # "c." is not a word
+        ("codon 15; intron 2, -352G-->A; intron", "intron 2, -352G-->A", "intron 2, -352G-->A"),
+    ],
+)
+def test_snap_cuts_a_notation_free_of_one_word_or_completes_it(
+    text: str, predicted: str, snapped: str
+) -> None:
+    start = text.index(predicted)
+    span = Span(start, start + len(predicted), DNA)
+    result = snap_to_notation(text, span, find_variants(text))
+    assert text[result.start : result.end] == snapped
 
 
 def test_full_pipeline_retypes_adds_and_keeps_other_types() -> None:

@@ -16,8 +16,12 @@ steps, in order:
    split includes the phrase in all 6 mentions it follows);
 3. split — a span that holds two or more pattern matches separated only by list separators
    (`, `, ` and `, `; `, ` or `, `/`) becomes those matches;
-4. retype — a span whose whole text is one pattern match takes the pattern's type;
-5. add — pattern matches that overlap no predicted span are added.
+4. snap — a span that lies inside one pattern match (`IVS10+` of `IVS10+1, g-->t`), or is
+   one match plus a single word before or after it (`TNFA -308G>A`, `CBR3 V244M`), becomes
+   that match; on tmVar's training split no gold mention lies strictly inside a match but
+   one, and none is a match with a plain word glued on;
+5. retype — a span whose whole text is one pattern match takes the pattern's type;
+6. add — pattern matches that overlap no predicted span are added.
 
 Spans of other types pass through untouched, so the step is safe on a multi-type tagger.
 A span that is exactly one pattern match (split, retyped or added) gets confidence 1: the
@@ -40,7 +44,11 @@ VARIANT_LABELS = frozenset({DNA, PROTEIN, SNP})
 OPENERS = {"(": ")", "[": "]"}
 CLOSERS = {")": "(", "]": "["}
 LIST_SEPARATOR = re.compile(r"\s*(?:,|;|/|\band\b|\bor\b)\s*(?:\band\b\s*)?")
-STEPS = ("brackets", "extend", "split", "retype", "add")
+STEPS = ("brackets", "extend", "split", "snap", "retype", "add")
+# What `snap` may cut off a notation: one plain word (a gene name, "factor V") and a space
+# before it, or a space and one word after it; "c. " or "intron 2, " are not plain words.
+WORD_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9-]*\s+")
+WORD_AFTER = re.compile(r"\s+[A-Za-z][A-Za-z0-9]*")
 # The natural-language tail of a DNA change (`... transition at nucleotide 677`).
 LOCATION_PHRASE = re.compile(
     r"\s(?:transition|transversion|substitution|change|mutation|deletion|insertion)s?"
@@ -142,6 +150,21 @@ def split_list(text: str, span: Span, matches: Sequence[VariantMatch]) -> list[S
     return [replace(span, start=m.start, end=m.end, label=m.label, score=1.0) for m in inside]
 
 
+def snap_to_notation(text: str, span: Span, matches: Sequence[VariantMatch]) -> Span:
+    """The pattern match a span is a piece of, or the one it holds with a word glued on."""
+    for match in matches:
+        if match.start <= span.start and span.end <= match.end:
+            return replace(span, start=match.start, end=match.end, label=match.label, score=1.0)
+    inside = [m for m in matches if span.start <= m.start and m.end <= span.end]
+    if len(inside) != 1:
+        return span
+    match = inside[0]
+    before, after = text[span.start : match.start], text[match.end : span.end]
+    if (not before or WORD_BEFORE.fullmatch(before)) and (not after or WORD_AFTER.fullmatch(after)):
+        return replace(span, start=match.start, end=match.end, label=match.label, score=1.0)
+    return span
+
+
 def _overlaps(a_start: int, a_end: int, spans: Iterable[Span]) -> bool:
     return any(s.start < a_end and a_start < s.end for s in spans)
 
@@ -183,6 +206,8 @@ def postprocess_variants(
         spans = [extend_location(text, s) for s in spans]
     if "split" in steps:
         spans = [piece for s in spans for piece in split_list(text, s, matches)]
+    if "snap" in steps:
+        spans = [snap_to_notation(text, s, matches) for s in spans]
     if "retype" in steps:
         spans = [
             replace(s, label=by_offsets[(s.start, s.end)].label, score=1.0)
