@@ -293,7 +293,7 @@ def write_report(report: dict[str, Any]) -> None:
     if report["refit_systems"]:
         lines += [
             "",
-            "## The dev-chosen recipe refit on all of tmVar train (no dev, so never chosen)",
+            "## Every system refit on all of tmVar train (no dev F1, so never chosen)",
             "",
             "| system | test P | test R | test F1 | test P + rules | test R + rules | "
             "test F1 + rules |",
