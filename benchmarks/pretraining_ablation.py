@@ -16,6 +16,8 @@ Variants (each a `bioner train` run of `--preset`, default sachan-cnn, unless na
     bilm       --init-from <--bilm> --init-directions both
     lmf, lmb   --init-directions forward / backward (with --table3)
     <preset>   every --extra-preset, run as it is (e.g. bionerflair: char LM + word2vec)
+    <v>-refit  with `--refit v`: variant v retrained on train + devel (`bioner train --no-dev`)
+               for the epoch count v's own cell chose on devel (same corpus and seed)
 
 Every cell (variant × corpus × seed) is one subprocess writing `<runs>/<variant>/<corpus>/
 seed<k>/summary.json`; finished cells are skipped and an interrupted cell is resumed with
@@ -74,12 +76,32 @@ def variants(args: argparse.Namespace) -> dict[str, list[str]]:
             table["lmb"] = [args.preset, "--init-from", args.bilm, "--init-directions", "backward"]
     for preset in args.extra_preset:
         table[preset] = [preset]
+    for source in args.refit:
+        if source not in table:
+            sys.exit(f"--refit {source}: no such variant here (known: {', '.join(table)})")
+        table[f"{source}-refit"] = [*table[source], "--no-dev"]
     if args.only:
         table = {name: argv for name, argv in table.items() if name in args.only}
     return table
 
 
-def run_cell(args: argparse.Namespace, argv: list[str], corpus: str, run_dir: Path) -> dict:
+def refit_epochs(cells: list[dict], source: str, corpus: str, seed: int) -> int:
+    """The best devel epoch of `source`'s cell for this corpus and seed (what a refit trains)."""
+    for cell in cells:
+        key = (cell["variant"], cell["corpus"], cell["seed"])
+        if key == (source, corpus, seed) and cell.get("best_epoch"):
+            return int(cell["best_epoch"])
+    sys.exit(f"{source}-refit on {corpus} seed {seed}: run the {source} cell first")
+
+
+def run_cell(
+    args: argparse.Namespace,
+    argv: list[str],
+    corpus: str,
+    run_dir: Path,
+    final: tuple[str, ...] = (),
+) -> dict:
+    """One `bioner train` subprocess; `final` overrides come after the command's --set."""
     summary = run_dir / "summary.json"
     if summary.is_file():
         return json.loads(summary.read_text())
@@ -99,6 +121,7 @@ def run_cell(args: argparse.Namespace, argv: list[str], corpus: str, run_dir: Pa
     ]
     for override in args.set:
         command += ["--set", override]
+    command += list(final)
     if (run_dir / "checkpoint").exists():
         command.append("--resume")
     print("$", " ".join(command), flush=True)
@@ -177,7 +200,8 @@ def write_results(
         "# Pretraining ablation: test exact-match F1 (%), mean ± sd over seeds",
         "",
         "Best epoch chosen on devel; one row per variant, each made by the command listed "
-        "under the table.",
+        "under the table. A `-refit` row trains its source row's recipe on train + devel for "
+        "the epoch count the source chose on devel and keeps the last epoch.",
         "",
         "| variant | seeds | " + " | ".join(corpora) + " |",
         "|---|---|" + "---|" * len(corpora),
@@ -211,6 +235,9 @@ def main() -> None:
     parser.add_argument("--table3", action="store_true", help="also LM_f and LM_b transfer")
     parser.add_argument("--extra-preset", nargs="*", default=[], help="e.g. bionerflair")
     parser.add_argument("--only", nargs="*", help="run only these variant names")
+    parser.add_argument(
+        "--refit", nargs="*", default=[], help="variants to refit on train + devel (VARIANT-refit)"
+    )
     parser.add_argument("--corpora", nargs="*", default=CORPORA)
     parser.add_argument("--corpora-dir", type=Path, default=SHARED / "corpora")
     parser.add_argument("--seeds", nargs="*", type=int, default=[1])
@@ -244,7 +271,14 @@ def main() -> None:
         for variant, argv in table.items():
             for seed in args.seeds:
                 run_dir = args.runs / variant / corpus / f"seed{seed}"
-                summary = run_cell(args, [*argv, "--set", f"training.seed={seed}"], corpus, run_dir)
+                final: tuple[str, ...] = ()
+                if variant.endswith("-refit"):
+                    source = variant.removesuffix("-refit")
+                    epochs = refit_epochs(kept + cells, source, corpus, seed)
+                    final = ("--set", f"training.epochs={epochs}")
+                summary = run_cell(
+                    args, [*argv, "--set", f"training.seed={seed}"], corpus, run_dir, final
+                )
                 cells.append(cell_record(variant, corpus, seed, summary))
                 write_results(args, rows, kept + cells, commands)
     write_results(args, rows, kept + cells, commands)
