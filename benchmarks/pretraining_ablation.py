@@ -182,7 +182,7 @@ def write_results(
     args: argparse.Namespace,
     table: dict[str, list[str]],
     cells: list[dict],
-    commands: dict[str, str],
+    commands: dict[str, Any],
 ):
     results = args.results
     results.mkdir(parents=True, exist_ok=True)
@@ -223,7 +223,10 @@ def write_results(
                 row.append(f"{statistics.mean(scores):.2f} ± {statistics.stdev(scores):.2f}")
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Commands:", ""]
-    lines += [f"* {variant}: `{commands[variant]}`" for variant in variant_order]
+    for variant in variant_order:
+        made_by = commands[variant]
+        made_by = [made_by] if isinstance(made_by, str) else made_by
+        lines.append(f"* {variant}: " + "; then ".join(f"`{c}`" for c in made_by))
     (results / f"{args.name}.md").write_text("\n".join(lines) + "\n")
 
 
@@ -252,7 +255,7 @@ def main() -> None:
     args = parser.parse_args()
     table = variants(args)
     previous = previous_results(args.results / f"{args.name}.json")
-    commands: dict[str, str] = previous["commands"]
+    commands: dict[str, Any] = previous["commands"]  # variant → command(s) that made it
     kept = [  # earlier cells this command does not rerun
         c
         for c in previous["cells"]
@@ -264,8 +267,10 @@ def main() -> None:
         kept = [c for c in kept if c["variant"] != name] + reference
         commands[name] = command
     cells: list[dict] = []
-    for variant in table:
-        commands[variant] = reproduce
+    for variant in table:  # a row made by several commands (e.g. more seeds) lists them all
+        known = commands.get(variant, [])
+        known = [known] if isinstance(known, str) else known
+        commands[variant] = known if reproduce in known else [*known, reproduce]
     rows = {**previous.get("variants", {}), **table}  # every row's train arguments
     for corpus in args.corpora:
         for variant, argv in table.items():
