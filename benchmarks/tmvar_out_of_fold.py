@@ -97,37 +97,25 @@ def _context(text: str, start: int, end: int, width: int = 30) -> str:
 
 
 def error_table(gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, list[dict[str, str]]]:
-    """Errors by category: a gold mention is 'missed' when nothing overlaps it, a prediction
-    'spurious' likewise; overlapping pairs are 'boundary' (same type) or 'type' errors."""
+    """Every error in Lyu's categories (`bioner.evaluation`), as "FN missing DNAMutation"
+    → [{text, other (the closest overlapping span of the other side), context}], largest
+    category first."""
+    from bioner.evaluation import evaluate_documents
+
+    analysis = evaluate_documents(
+        gold, predicted, mode="exact", align="order", errors=True, max_examples=10**6
+    ).errors
+    assert analysis is not None
+    texts = {d.id: d.text for d in gold}
     errors: dict[str, list[dict[str, str]]] = collections.defaultdict(list)
-    for g, p in zip(gold, predicted, strict=True):
-        gold_spans = {(s.start, s.end, s.label) for s in g.spans}
-        pred_spans = {(s.start, s.end, s.label) for s in p.spans}
-        for span in sorted(gold_spans - pred_spans):
-            near = [q for q in pred_spans if q[0] < span[1] and span[0] < q[1]]
-            if not near:
-                kind = "missed"
-            elif any(q[2] == span[2] for q in near):
-                kind = "boundary"
-            else:
-                kind = "type"
-            errors[f"{kind} {span[2]}"].append(
-                {
-                    "gold": g.text[span[0] : span[1]],
-                    "predicted": "; ".join(f"{g.text[a:b]} ({label})" for a, b, label in near),
-                    "context": _context(g.text, span[0], span[1]),
-                }
-            )
-        for span in sorted(pred_spans - gold_spans):
-            if any(q[0] < span[1] and span[0] < q[1] for q in gold_spans):
-                continue
-            errors[f"spurious {span[2]}"].append(
-                {
-                    "gold": "",
-                    "predicted": g.text[span[0] : span[1]],
-                    "context": _context(g.text, span[0], span[1]),
-                }
-            )
+    for e in analysis.examples:
+        errors[f"{e.side} {e.category.value} {e.label}"].append(
+            {
+                "text": e.text,
+                "other": f"{e.other_text} ({e.other_label})" if e.other_text else "",
+                "context": _context(texts[e.document_id], e.start, e.end),
+            }
+        )
     return dict(sorted(errors.items(), key=lambda item: -len(item[1])))
 
 
@@ -200,11 +188,11 @@ def write_report(result: dict[str, Any]) -> None:
         lines += [
             f"### {category}: {len(items)}",
             "",
-            "| gold | predicted | context |",
+            "| error span | closest span of the other side | context |",
             "|---|---|---|",
         ]
         for item in items[:EXAMPLES]:
-            cells = [re.sub(r"([|`])", r"\\\1", item[k]) for k in ("gold", "predicted", "context")]
+            cells = [re.sub(r"([|`])", r"\\\1", item[k]) for k in ("text", "other", "context")]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     for path, text in (
