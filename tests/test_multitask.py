@@ -108,8 +108,9 @@ def test_two_corpus_model_learns_both_types_and_tags_both_at_once(
     assert {s.label for s in only_genes.spans} == {"Gene"}
 
 
+@pytest.mark.parametrize("no_dev", [False, True])
 def test_train_command_with_two_corpora_names_heads_after_folders(
-    corpora: dict[str, list[Document]], tmp_path: Path
+    corpora: dict[str, list[Document]], tmp_path: Path, no_dev: bool
 ) -> None:
     folders = []
     for name, documents in corpora.items():
@@ -123,6 +124,7 @@ def test_train_command_with_two_corpora_names_heads_after_folders(
     run = tmp_path / "run"
     args = ["train", "saber-baseline", "--corpus", str(folders[0]), "--corpus", str(folders[1])]
     args += ["-o", str(run), "--quiet", "--label-map", "Gene=GENE"]
+    args += ["--no-dev"] if no_dev else []  # refit: each head trains on its train + devel
     for value in (
         "model.embedder.word.dim=8",
         "model.embedder.char.hidden=4",
@@ -138,3 +140,6 @@ def test_train_command_with_two_corpora_names_heads_after_folders(
     assert "B-GENE" in model.tags["genes"]  # --label-map renamed the type
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary["test_per_corpus"]) == {"genes", "diseases"}
+    sentences = sum(len(d.sentences) for documents in corpora.values() for d in documents[:8])
+    assert summary["train_sentences"] == sentences * (2 if no_dev else 1)
+    assert summary["refit_without_dev"] is no_dev
