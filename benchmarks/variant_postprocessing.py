@@ -240,6 +240,11 @@ def _pct(value: float) -> str:
     return f"{100 * value:.2f}"
 
 
+def _prf(scores: dict[str, Any], sep: str = " | ") -> str:
+    """Precision, recall and F1 as table cells (or one cell, with sep " / ")."""
+    return sep.join(_pct(scores[key]) for key in ("precision", "recall", "f1"))
+
+
 def _refit_headline(report: dict[str, Any]) -> list[str]:
     """The chosen system's recipe refit on every training abstract, when it was trained."""
     refit = report["refit_of_chosen"]
@@ -267,10 +272,13 @@ def write_report(report: dict[str, Any]) -> None:
         f"Reproduce: `.venv/bin/{report['command']}` (reads the models that "
         "`benchmarks/deepvar_tmvar.py` trained for its tmVar-style rows; trains nothing).",
         "",
-        "Rules (`bioner.postprocessing`): balance brackets, split lists of variants, retype a "
-        "span that is exactly one standard notation, add standard-notation mentions the model "
-        "missed. Chosen without the test set: patterns judged on tmVar train, steps and the "
-        "reported system on the 20 % dev hold-out. tmVar test, exact matching, %.",
+        "Rules (`bioner.postprocessing`): balance brackets, extend a DNA change over its "
+        "location phrase, split lists of variants, snap a span to the notation it is part of "
+        "or holds with one word glued on, retype a span that is exactly one standard notation, "
+        "add standard-notation mentions the model missed. Chosen without the test set: "
+        "patterns judged on tmVar train, snap from out-of-fold errors on train "
+        "(`tmvar_out_of_fold.md`), steps and the reported system on the 20 % dev hold-out. "
+        "tmVar test, exact matching, %.",
         "",
         f"**Chosen on dev: {chosen} + rules — test P {_pct(test['precision'])}, "
         f"R {_pct(test['recall'])}, F1 {_pct(test['f1'])}** "
@@ -287,8 +295,7 @@ def write_report(report: dict[str, Any]) -> None:
         raw, post = row["test"]["raw"], row["test"]["post"]
         lines.append(
             f"| {name} | {_pct(row['dev']['raw']['f1'])} | {_pct(row['dev']['post']['f1'])} | "
-            f"{_pct(raw['precision'])} | {_pct(raw['recall'])} | {_pct(raw['f1'])} | "
-            f"{_pct(post['precision'])} | {_pct(post['recall'])} | {_pct(post['f1'])} |"
+            f"{_prf(raw)} | {_prf(post)} |"
         )
     if report["refit_systems"]:
         lines += [
@@ -301,11 +308,7 @@ def write_report(report: dict[str, Any]) -> None:
         ]
         for name, row in report["refit_systems"].items():
             raw, post = row["test"]["raw"], row["test"]["post"]
-            lines.append(
-                f"| {name} | {_pct(raw['precision'])} | {_pct(raw['recall'])} | "
-                f"{_pct(raw['f1'])} | {_pct(post['precision'])} | {_pct(post['recall'])} | "
-                f"{_pct(post['f1'])} |"
-            )
+            lines.append(f"| {name} | {_prf(raw)} | {_prf(post)} |")
     lines += [
         "",
         "## The bundled default tagger on tmVar (its own general tokens), without → with rules",
@@ -320,9 +323,7 @@ def write_report(report: dict[str, Any]) -> None:
         raw, post = result["test"]["raw"], result["test"]["post"]
         lines.append(
             f"| {label} | {_pct(result['dev']['raw']['f1'])} | "
-            f"{_pct(result['dev']['post']['f1'])} | {_pct(raw['precision'])} / "
-            f"{_pct(raw['recall'])} / {_pct(raw['f1'])} | {_pct(post['precision'])} / "
-            f"{_pct(post['recall'])} / {_pct(post['f1'])} |"
+            f"{_pct(result['dev']['post']['f1'])} | {_prf(raw, ' / ')} | {_prf(post, ' / ')} |"
         )
     steps = list(next(iter(report["dev_ablation_f1"].values())))
     lines += [
