@@ -90,12 +90,20 @@ def fine_w2v_seed(seed: int) -> Variant:
 REFIT_EPOCHS = {"generic-fine-w2v": 12, "generic-fine": 12, "deepvar-fine": 16}
 
 
+def refit_name(name: str) -> str:
+    """The refit counterpart of a run or vote: `generic-fine-seed2` → `generic-fine-refit-seed2`."""
+    for marker in ("-seed", "-vote"):
+        if marker in name:
+            head, _, tail = name.partition(marker)
+            return f"{head}-refit{marker}{tail}"
+    return f"{name}-refit"
+
+
 def refit(variant: Variant) -> Variant:
     """`variant` retrained on every training document for its family's REFIT_EPOCHS."""
-    family, _, seed = variant.name.partition("-seed")
-    epochs = REFIT_EPOCHS[family]
+    epochs = REFIT_EPOCHS[variant.name.partition("-seed")[0]]
     return Variant(
-        f"{family}-refit" + (f"-seed{seed}" if seed else ""),
+        refit_name(variant.name),
         variant.preset,
         [*variant.overrides, "data.dev_fraction=0.0", f"training.epochs={epochs}"],
         variant.model,
@@ -186,11 +194,10 @@ VOTES: dict[str, list[str]] = {
         "generic-fine-w2v-seed4",
         "generic-fine-w2v-seed5",
     ],
-    "generic-fine-w2v-refit-vote5": [
-        "generic-fine-w2v-refit",
-        *(f"generic-fine-w2v-refit-seed{seed}" for seed in (2, 3, 4, 5)),
-    ],
 }
+VOTES[refit_name("generic-fine-w2v-vote5")] = [
+    refit_name(m) for m in VOTES["generic-fine-w2v-vote5"]
+]
 # The refit of variant_postprocessing.py's dev-chosen system (all eleven tmVar-style runs).
 VOTES["all-fine-refit-vote"] = [v.name for v in VARIANTS if v.group == "refit"]
 

@@ -28,13 +28,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bioner.postprocessing.variant_spans import STEPS as RULE_STEPS
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED = Path(os.environ.get("BIONER_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 NAME = "tmvar_out_of_fold"
 RECIPE = "generic-fine-w2v-refit"
-# Cumulative prefixes of bioner.postprocessing.variant_spans.STEPS, in its order.
-ALL_STEPS = ("brackets", "extend", "split", "snap", "retype", "add")
-STEPS = [ALL_STEPS[:n] for n in range(len(ALL_STEPS) + 1)]
+# Cumulative prefixes of the rules' steps, in their order.
+STEPS = [RULE_STEPS[:n] for n in range(len(RULE_STEPS) + 1)]
 EXAMPLES = 12
 
 

@@ -31,6 +31,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from deepvar_tmvar import refit_name
+
+from bioner.postprocessing.variant_spans import STEPS
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED = Path(os.environ.get("BIONER_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 NAME = "variant_postprocessing"
@@ -57,22 +61,12 @@ VOTES = {
 }
 
 
-def refit_name(system: str) -> str:
-    """The refit counterpart of a system (benchmarks/deepvar_tmvar.py's `-refit` rows)."""
-    for marker in ("-seed", "-vote"):
-        if marker in system:
-            head, _, tail = system.partition(marker)
-            return f"{head}-refit{marker}{tail}"
-    return f"{system}-refit"
-
-
 # The same systems refit on all of tmVar train: no dev F1, so they are never chosen; the
 # headline's refit is the chosen system's counterpart.
 REFIT_SINGLES = [refit_name(s) for s in SINGLES]
 REFIT_VOTES = {refit_name(v): [refit_name(m) for m in ms] for v, ms in VOTES.items()}
-# Every step of bioner.postprocessing.variant_spans.STEPS (its order), and the cumulative
-# prefixes for the step ablation.
-ALL_STEPS = ("brackets", "extend", "split", "snap", "retype", "add")
+# Every step of the rules, in their order, and the cumulative prefixes for the step ablation.
+ALL_STEPS = STEPS
 STEP_ORDER = [ALL_STEPS[:n] for n in range(len(ALL_STEPS))]
 ONLY_ADD = ("add",)
 

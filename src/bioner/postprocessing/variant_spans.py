@@ -24,7 +24,7 @@ steps, in order:
 6. add — pattern matches that overlap no predicted span are added.
 
 Spans of other types pass through untouched, so the step is safe on a multi-type tagger.
-A span that is exactly one pattern match (split, retyped or added) gets confidence 1: the
+A span that is exactly one pattern match (split, snapped, retyped or added) gets confidence 1: the
 notation is certain, so when a multi-head tagger merges its heads' spans (`Tagger`), a
 `GENE` span around `A118G` or `rs1799971` does not outvote it.
 """
