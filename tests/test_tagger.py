@@ -142,6 +142,19 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
 
 
+def test_initial_weights_follow_the_training_seed_only() -> None:
+    documents = tiny_corpus(6, seed=1)
+
+    def weights(seed: int, noise: int) -> dict[str, torch.Tensor]:
+        torch.manual_seed(noise)  # whatever the process drew before must not matter
+        random.random()
+        return Tagger.build(small_config(seed=seed), {"default": documents}).model.state_dict()
+
+    first, again, other = weights(7, noise=1), weights(7, noise=2), weights(8, noise=1)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
 def test_a_second_run_into_the_same_folder_needs_resume(tmp_path: Path) -> None:
     documents = tiny_corpus(6, seed=4)
     config = small_config(epochs=1)

@@ -37,7 +37,7 @@ from bioner.models.embeddings.word_vectors import (
     normalize_word,
 )
 from bioner.models.tagger import DEFAULT_HEAD, TaggerModel
-from bioner.postprocessing import apply_rule_sets
+from bioner.postprocessing import apply_rule_sets, rules_for_head
 
 FILES = ("config.json", "vocab.json", "weights.safetensors", "meta.json")
 
@@ -88,7 +88,12 @@ class Tagger:
         """A fresh model whose vocabularies and tag sets come from the training documents.
 
         `training` maps a head name to its documents (one head per corpus when multi-task).
+        The random initial weights come from `training.seed`, so a run is repeatable: without
+        it each process started from different weights whatever the seed said.
         """
+        from bioner.training.seeding import seed_everything
+
+        seed_everything(config.training.seed)
         model_config = config.model
         word_config = model_config.embedder.word
         word_counts: Counter[str] = Counter()
@@ -200,10 +205,10 @@ class Tagger:
     ) -> list[Document]:
         """Copies of the documents whose spans are the model's predictions.
 
-        The rule sets in `self.postprocess` run on each head's spans, limited to that head's
-        types. With several heads every head's spans are then kept, and where two heads' spans
-        overlap the one with the higher confidence wins (ties: the longer, then the earlier
-        head); a span a rule confirms has confidence 1.
+        The rule sets in `self.postprocess` run on each head's spans (an entry `HEAD:name` on
+        that head's only), limited to that head's types. With several heads every head's spans
+        are then kept, and where two heads' spans overlap the one with the higher confidence
+        wins (ties: the longer, then the earlier head); a span a rule confirms has confidence 1.
         """
         heads = list(heads or self.tags)
         for name in heads:
@@ -243,10 +248,11 @@ class Tagger:
                 for name, span in found:
                     by_head[name].append(span)
             cursor += count
-            if self.postprocess:
-                for name in heads:
+            for name in heads:
+                rules = rules_for_head(self.postprocess, name)
+                if rules:
                     ruled = document.with_spans(by_head[name])
-                    ruled = apply_rule_sets([ruled], self.postprocess, head_labels[name])[0]
+                    ruled = apply_rule_sets([ruled], rules, head_labels[name])[0]
                     by_head[name] = ruled.spans
             spans = [span for name in heads for span in by_head[name]]
             if len(heads) > 1:
