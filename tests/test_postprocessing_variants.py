@@ -13,7 +13,7 @@ from bioner.config import load_config
 from bioner.data.document import Document, Span
 from bioner.data.formats import read_documents
 from bioner.errors import BionerError
-from bioner.postprocessing import apply_rule_sets, check_rule_sets
+from bioner.postprocessing import apply_rule_sets, check_rule_sets, rules_for_head
 from bioner.postprocessing.variant_patterns import find_variants
 from bioner.postprocessing.variant_spans import (
     balance_brackets,
@@ -197,7 +197,7 @@ def test_unknown_rule_sets_and_steps_are_errors() -> None:
         check_rule_sets(["nonsense"])
     with pytest.raises(ValueError, match="unknown post-processing steps"):
         postprocess_variants(tokenized("x"), steps=("nonsense",))
-    with pytest.raises(BionerError, match=r"model\.postprocess\.0.*got 'nonsense'"):
+    with pytest.raises(BionerError, match=r"model\.postprocess.*unknown post-processing nonsense"):
         load_config("deepvar", ['model.postprocess=["nonsense"]'])
     assert load_config("deepvar", ['model.postprocess=["variants"]']).model.postprocess == [
         "variants"
@@ -222,6 +222,21 @@ def test_tagger_runs_the_models_rules_on_every_prediction(tiny_model: Path, tmp_
     before = [s.key for s in gene_only.annotate(TEXT).spans]
     gene_only.postprocess = ["variants"]
     assert [s.key for s in gene_only.annotate(TEXT).spans] == before
+
+
+def test_a_head_scoped_rule_set_runs_on_that_head_only(tiny_model: Path, tmp_path: Path) -> None:
+    plain = Tagger.load(variant_copy(tiny_model, tmp_path / "plain"))
+    (head,) = plain.tags
+    scoped = Tagger.load(variant_copy(tiny_model, tmp_path / "scoped", [f"{head}:variants"]))
+    assert ("Asp506Gly", PROTEIN) in strings(scoped.annotate(TEXT))
+    elsewhere = Tagger.load(variant_copy(tiny_model, tmp_path / "other", ["BC2GM:variants"]))
+    assert strings(elsewhere.annotate(TEXT)) == strings(plain.annotate(TEXT))
+    assert rules_for_head(["variants", "A:repeats", "B:abbreviations"], "A") == [
+        "variants",
+        "repeats",
+    ]
+    with pytest.raises(BionerError, match="unknown post-processing A:nonsense"):
+        check_rule_sets(["A:nonsense"])
 
 
 def tagged_by_cli(folder: Path, *args: str) -> object:

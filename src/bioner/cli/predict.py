@@ -3,7 +3,8 @@
 Given `--model` several times, every model tags the documents and a span is kept when at
 least `--min-votes` of them (default: a strict majority) predict it (`bioner.ensemble`).
 Post-processing rule sets (`bioner.postprocessing`) run as `Tagger` runs them (per head) for
-one model, and once on the voted spans for several, not inside each voter.
+one model, and once on the voted spans for several, not inside each voter (a `HEAD:name`
+entry then on that head's types).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def predict_command(
     from bioner.data.formats import read_documents, write_documents
     from bioner.ensemble import vote_spans
     from bioner.errors import BionerError
-    from bioner.postprocessing import apply_rule_sets
+    from bioner.postprocessing import apply_rule_sets, split_entry
     from bioner.tagger import Tagger
     from bioner.text import make_tokenizer
     from bioner.training.data import ensure_tokenized
@@ -67,8 +68,19 @@ def predict_command(
     if len(taggers) == 1:
         predicted = predictions[0]
     else:
-        labels = {label for t in taggers for label in t.labels(head or None)}
-        predicted = apply_rule_sets(vote_spans(predictions, min_votes), rules, labels)
+        predicted = vote_spans(predictions, min_votes)
+        for entry in rules:  # HEAD:name entries run on the labels of that head only
+            scope, name = split_entry(entry)
+            if scope is not None and scope not in (head or taggers[0].tags):
+                continue
+            heads = [scope] if scope is not None else head or None
+            labels = {
+                label
+                for t in taggers
+                if heads is None or set(heads) <= set(t.tags)
+                for label in t.labels(heads)
+            }
+            predicted = apply_rule_sets(predicted, [name], labels)
     count = write_documents(predicted, output, to_format, inputs=[input_path])
     spans = sum(len(d.spans) for d in predicted)
     console.print(f"tagged {count} documents, {spans} mentions → {output}")

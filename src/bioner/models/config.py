@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class StrictModel(BaseModel):
@@ -98,7 +98,19 @@ class ModelConfig(StrictModel):
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     encoder: EncoderConfig = Field(default_factory=EncoderConfig)
     decoder: DecoderConfig = Field(default_factory=DecoderConfig)
-    postprocess: list[Literal["variants"]] = Field(
+    postprocess: list[str] = Field(
         default_factory=list,
-        description="Rule sets applied to every prediction (bioner.postprocessing), in order.",
+        description="Rule sets applied to every prediction (bioner.postprocessing), in order: "
+        "variants, abbreviations, repeats; HEAD:name runs one on that head's spans only.",
     )
+
+    @field_validator("postprocess")
+    @classmethod
+    def _known_rule_sets(cls, entries: list[str]) -> list[str]:
+        from bioner.errors import BionerError
+        from bioner.postprocessing import check_rule_sets
+
+        try:
+            return check_rule_sets(entries)
+        except BionerError as error:  # pydantic reports ValueErrors with the field's path
+            raise ValueError(str(error)) from None

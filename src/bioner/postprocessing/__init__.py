@@ -2,7 +2,9 @@
 
 A model names the rule sets it applies in `model.postprocess` (saved with the model), so
 every way of running it — `annotate`, `predict`, `evaluate`, the web service, workers —
-gives the same spans; `Tagger.postprocess` overrides the list for one loaded model.
+gives the same spans; `Tagger.postprocess` overrides the list for one loaded model. An entry
+is a rule set's name (run on every head's spans) or `HEAD:name` (run on that head's only:
+the default tagger's `BC5CDR:abbreviations` leaves its gene and variant heads alone).
 """
 
 from __future__ import annotations
@@ -11,19 +13,43 @@ from collections.abc import Callable, Collection, Sequence
 
 from bioner.data.document import Document
 from bioner.errors import BionerError
+from bioner.postprocessing.document_rules import postprocess_abbreviations, postprocess_repeats
 from bioner.postprocessing.variant_spans import postprocess_variants
 
 # Each rule set takes a document and the types the tagger can output (None: any type).
-RULE_SETS: dict[str, Callable[..., Document]] = {"variants": postprocess_variants}
+RULE_SETS: dict[str, Callable[..., Document]] = {
+    "variants": postprocess_variants,
+    "abbreviations": postprocess_abbreviations,
+    "repeats": postprocess_repeats,
+}
+
+
+def split_entry(entry: str) -> tuple[str | None, str]:
+    """`abbreviations` → (None, "abbreviations"); `BC5CDR:abbreviations` → ("BC5CDR", …)."""
+    head, _, name = entry.rpartition(":")
+    return (head or None), name
 
 
 def check_rule_sets(names: Sequence[str]) -> list[str]:
-    """The names as a list, or a BionerError naming the unknown ones."""
-    unknown = [name for name in names if name not in RULE_SETS]
+    """The entries as a list, or a BionerError naming the unknown rule sets."""
+    unknown = [entry for entry in names if split_entry(entry)[1] not in RULE_SETS]
     if unknown:
         known = ", ".join(sorted(RULE_SETS))
-        raise BionerError(f"unknown post-processing {', '.join(unknown)}; known: {known}")
+        raise BionerError(
+            f"unknown post-processing {', '.join(unknown)}; known: {known} "
+            "(each optionally as HEAD:name for one head)"
+        )
     return list(names)
+
+
+def rules_for_head(entries: Sequence[str], head: str | None) -> list[str]:
+    """The rule-set names to run on one head's spans: unscoped entries and that head's."""
+    chosen = []
+    for entry in entries:
+        scope, name = split_entry(entry)
+        if scope is None or scope == head:
+            chosen.append(name)
+    return chosen
 
 
 def rule_sets_option(asked: Sequence[str]) -> list[str] | None:
