@@ -35,7 +35,7 @@ def test_default_tagger_runs_its_variant_rules_across_heads() -> None:
         "The OPRM1 A118G polymorphism (rs1799971) and the apoB His3543Tyr substitution were rare."
     )
     tagger = Tagger.load("default")
-    assert tagger.postprocess == ["variants"]
+    assert tagger.postprocess == ["variants", "BC5CDR:repeats", "BC5CDR:abbreviations"]
     document = tagger.annotate(text)
     found = {(text[s.start : s.end], s.label) for s in document.spans}
     assert {
@@ -43,6 +43,17 @@ def test_default_tagger_runs_its_variant_rules_across_heads() -> None:
         ("rs1799971", "SNP"),
         ("His3543Tyr", "ProteinMutation"),
     } <= found
+
+
+def test_default_tagger_gives_an_abbreviation_its_long_forms_type() -> None:
+    """Its BC5CDR head runs the document rules: the head alone tags the second GTN Disease."""
+    text = "Rats received glyceryl trinitrate (GTN) for five days. GTN caused headache."
+    tagger = Tagger.load("default")
+    found = [(text[s.start : s.end], s.label) for s in tagger.annotate(text).spans]
+    assert found.count(("GTN", "Chemical")) == 2
+    tagger.postprocess = ["variants"]
+    plain = [(text[s.start : s.end], s.label) for s in tagger.annotate(text).spans]
+    assert ("GTN", "Disease") in plain
 
 
 def test_predict_gives_the_default_taggers_own_spans(tmp_path: Path) -> None:

@@ -26,15 +26,22 @@ DISEASES = ["asthma", "diabetes", "melanoma", "gout"]
 FILLER = ["the", "patients", "with", "show", "levels", "of", "in", "and", "no", "were"]
 
 
-def one_type_corpus(label: str, pool: list[str], count: int, seed: int) -> list[Document]:
-    """Sentences of filler words with one-token mentions of a single entity type."""
+def one_type_corpus(
+    label: str, pool: list[str], count: int, seed: int, untagged: list[str] = ()
+) -> list[Document]:
+    """Sentences of filler words with one-token mentions of a single entity type.
+
+    `untagged` words join the filler: another type's names that this corpus leaves
+    unannotated, as a gene corpus leaves disease names (so its head learns they are O).
+    """
     rng = random.Random(seed)
+    filler = FILLER + list(untagged)
     documents = []
     for index in range(count):
         words, tags = [], []
         for _ in range(rng.randint(1, 3)):
             for _ in range(rng.randint(1, 3)):
-                words.append(rng.choice(FILLER))
+                words.append(rng.choice(filler))
                 tags.append("O")
             words.append(rng.choice(pool))
             tags.append(f"B-{label}")
@@ -78,8 +85,8 @@ def test_sequential_and_proportional_schedules_visit_each_batch_once() -> None:
 @pytest.fixture(scope="module")
 def corpora() -> dict[str, list[Document]]:
     return {
-        "genes": one_type_corpus("Gene", GENES, 14, 1),
-        "diseases": one_type_corpus("Disease", DISEASES, 14, 2),
+        "genes": one_type_corpus("Gene", GENES, 14, 1, untagged=DISEASES),
+        "diseases": one_type_corpus("Disease", DISEASES, 14, 2, untagged=GENES),
     }
 
 

@@ -86,6 +86,27 @@ def test_short_form_uses_take_the_long_forms_type() -> None:
     assert all(s.score is None for s in after.spans)
 
 
+def test_a_use_tagged_with_another_of_the_rules_types_is_retyped() -> None:
+    text = "Rats received glyceryl trinitrate (GTN). GTN caused headache."
+    document = tokenized(
+        text,
+        span_of(text, "glyceryl trinitrate"),
+        span_of(text, "GTN", "Disease", nth=1),
+        span_of(text, "headache", "Disease"),
+    )
+    assert tagged(apply_abbreviations(document)) == [
+        ("glyceryl trinitrate", CHEM),
+        ("GTN", CHEM),
+        ("GTN", CHEM),
+        ("headache", "Disease"),
+    ]
+    # For a Disease-only head the long form is no entity of its own, so its GTN goes.
+    assert tagged(apply_abbreviations(document, labels={"Disease"})) == [
+        ("glyceryl trinitrate", CHEM),
+        ("headache", "Disease"),
+    ]
+
+
 def test_short_forms_of_untagged_long_forms_are_dropped_unless_kept() -> None:
     text = (
         "Activation of poly(ADP-ribose) polymerase (PARP) by ADP followed. "

@@ -12,6 +12,7 @@ def postprocess_option() -> Any:
     return typer.Option(
         [],
         "--postprocess",
-        help="Rule set to run on the predictions (variants, abbreviations, repeats; HEAD:name "
-        "for one head's spans), repeatable, or none; default: the model's own.",
+        help="Rule set to run on the predictions (variants, abbreviations, "
+        "abbreviations-keep, repeats; HEAD:name for one head's spans), repeatable, or none; "
+        "default: the model's own.",
     )

@@ -101,7 +101,8 @@ class ModelConfig(StrictModel):
     postprocess: list[str] = Field(
         default_factory=list,
         description="Rule sets applied to every prediction (bioner.postprocessing), in order: "
-        "variants, abbreviations, repeats; HEAD:name runs one on that head's spans only.",
+        "variants, abbreviations, abbreviations-keep, repeats; HEAD:name runs one on that "
+        "head's spans only.",
     )
 
     @field_validator("postprocess")

@@ -13,13 +13,18 @@ from collections.abc import Callable, Collection, Sequence
 
 from bioner.data.document import Document
 from bioner.errors import BionerError
-from bioner.postprocessing.document_rules import postprocess_abbreviations, postprocess_repeats
+from bioner.postprocessing.document_rules import (
+    postprocess_abbreviations,
+    postprocess_abbreviations_keep,
+    postprocess_repeats,
+)
 from bioner.postprocessing.variant_spans import postprocess_variants
 
 # Each rule set takes a document and the types the tagger can output (None: any type).
 RULE_SETS: dict[str, Callable[..., Document]] = {
     "variants": postprocess_variants,
     "abbreviations": postprocess_abbreviations,
+    "abbreviations-keep": postprocess_abbreviations_keep,
     "repeats": postprocess_repeats,
 }
 

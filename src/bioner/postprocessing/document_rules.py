@@ -6,19 +6,21 @@ kinds of error follow that a look at the whole document repairs:
 * **abbreviations** — a short form defined as `long form (SF)` (or `entity (SF)`, see
   `definitions`) is an entity exactly when its long form is: when a predicted span is the
   long form (`names_long_form`), every whole-token use of SF in the document that no span
-  covers becomes a span of that type (`GTN`, `MDA`, `OCT` on BC5CDR); when no predicted span
-  ends where the long form ends, predicted spans that are exactly a use of SF are dropped
-  (`drop_unsupported`; `poly(ADP-ribose) polymerase (PARP)` holds a chemical, yet PARP is
-  none). A span that ends there but holds more words (`deficiency of hepatic phenylalanine
-  hydroxylase (PAH)`) leaves the short form as the model tagged it.
+  covers becomes a span of that type (`GTN`, `MDA`, `OCT` on BC5CDR), and a use tagged
+  with another of the rule's types takes that type (a two-type head's `GTN` as Disease);
+  when no predicted span ends where the long form ends, predicted spans that are exactly a
+  use of SF are dropped (`drop_unsupported`; `poly(ADP-ribose) polymerase (PARP)` holds a
+  chemical, yet PARP is none). A span that ends there but holds more words (`deficiency of
+  hepatic phenylalanine hydroxylase (PAH)`) leaves the short form as the model tagged it.
 * **repeats** — a name the tagger found once is the same entity wherever it recurs in that
   document: every whole-token occurrence of a predicted span's text that no span covers gets
   the span's type (the most frequent one when the text was tagged with several).
 
 Added spans carry the score of the span they were copied from. Spans of other types than
 `labels` are never touched, so a multi-head tagger runs the rules per head. Only texts with
-a letter are copied, and an occurrence must start and end on token boundaries. Scores on
-BC5CDR and NCBI-disease devel and test: benchmarks/results/document_rules.md.
+a letter are copied, and an occurrence must start and end on token boundaries. Which rules
+help where was measured on devel (BC5CDR, NCBI-disease, JNLPBA; docs/document_rules.md):
+both on BC5CDR, the keep-variant of `abbreviations` alone on NCBI-disease and JNLPBA.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 
 from bioner.data.document import Document, Span
 from bioner.postprocessing.abbreviations import (
@@ -116,6 +119,14 @@ def apply_abbreviations(
         uses = list(occurrences(short))
         if long_spans:
             source = max(long_spans, key=lambda s: s.end - s.start)
+            exact = set(uses)
+            # A use tagged with another of our types takes the long form's type.
+            spans = [
+                replace(s, label=source.label)
+                if _ours(s, labels) and (s.start, s.end) in exact
+                else s
+                for s in spans
+            ]
             for start, end in uses:
                 if _free(spans, start, end):
                     spans.append(Span(start, end, source.label, source.score))
@@ -167,6 +178,13 @@ def postprocess_abbreviations(
 ) -> Document:
     """The `abbreviations` rule set."""
     return apply_abbreviations(document, labels)
+
+
+def postprocess_abbreviations_keep(
+    document: Document, labels: Collection[str] | None = None
+) -> Document:
+    """The `abbreviations-keep` rule set: carries types to uses, never drops a span."""
+    return apply_abbreviations(document, labels, drop_unsupported=False)
 
 
 def postprocess_repeats(document: Document, labels: Collection[str] | None = None) -> Document:
