@@ -1,0 +1,343 @@
+"""Document-level rules (`abbreviations`, `repeats`) on finished BC5CDR, NCBI and JNLPBA taggers.
+
+Why a script of its own: the rules run on models that benchmarks/pretraining_ablation.py
+already trained, so nothing is retrained. The CoNLL files have no document boundaries, so
+the gold and predicted sentences are put back into their abstracts with the corpus's own
+PubTator release (`bioner.data.regroup`) before the rules run (JNLPBA keeps its abstracts
+in the CoNLL file); exact-match scores are then the same mentions the ablation counts.
+
+How the rules were chosen without the test set: each rule configuration is scored on devel
+with the dev-selected models (`word2vec` cells, best epoch on devel); the configuration with
+the best mean devel F1 over those models is the one reported, and test F1 is listed for every
+configuration and every model, the refit models (trained on train + devel, so no devel score)
+included. A `vote` system is the strict-majority vote (`bioner.ensemble`) of a family's seeds.
+
+Reproduce (after the pretraining_ablation.py cells it reads have trained):
+
+    .venv/bin/python benchmarks/document_rules.py
+
+Writes benchmarks/results/document_rules.{json,md}; predictions are cached under
+runs/document_rules/ (delete them after retraining a model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BIONER_SHARED", ROOT.parent / "shared"))
+NAME = "document_rules"
+# Corpus → the PubTator release its CoNLL sentences were cut from, per split; None: the
+# CoNLL file has its own document boundaries (JNLPBA's -DOCSTART- lines).
+REFERENCES: dict[str, dict[str, str] | None] = {
+    "BC5CDR-chem": {
+        "devel": "BC5CDR/original/CDR_DevelopmentSet.PubTator.txt",
+        "test": "BC5CDR/original/CDR_TestSet.PubTator.txt",
+    },
+    "BC5CDR-disease": {
+        "devel": "BC5CDR/original/CDR_DevelopmentSet.PubTator.txt",
+        "test": "BC5CDR/original/CDR_TestSet.PubTator.txt",
+    },
+    "NCBI-disease": {
+        "devel": "NCBI-disease/original/NCBIdevelopset_corpus.txt",
+        "test": "NCBI-disease/original/NCBItestset_corpus.txt",
+    },
+    "BC5CDR": {
+        "devel": "BC5CDR/original/CDR_DevelopmentSet.PubTator.txt",
+        "test": "BC5CDR/original/CDR_TestSet.PubTator.txt",
+    },
+    "JNLPBA": None,
+}
+# The bundled default tagger's head for a corpus (scored as `bioner annotate` runs that head).
+DEFAULT_TAGGER_HEADS = {"BC5CDR": "BC5CDR", "JNLPBA": "JNLPBA"}
+# Model families: name → (runs directory, dev-selected?). Seeds are the seed<k> folders there.
+FAMILIES = {
+    "word2vec": ("runs/pretraining_ablation/word2vec", True),
+    "word2vec-lower": ("runs/pretraining_ablation_lower/word2vec", True),
+    "word2vec-refit": ("runs/pretraining_ablation/word2vec-refit", False),
+    "word2vec-lower-refit": ("runs/pretraining_ablation_lower/word2vec-refit", False),
+}
+CONFIGS = [
+    "none",
+    "abbreviations",
+    "abbreviations-keep",
+    "repeats",
+    "abbreviations+repeats",
+    "repeats+abbreviations",
+]
+
+
+def rule_functions() -> dict[str, Callable[[Any], Any]]:
+    """Configuration name → a document → document function (`a+b`: rule set a, then b)."""
+    from bioner.postprocessing import apply_rule_sets
+
+    def run(names: list[str]) -> Callable[[Any], Any]:
+        return lambda document: apply_rule_sets([document], names)[0]
+
+    return {config: run([] if config == "none" else config.split("+")) for config in CONFIGS}
+
+
+def predicted(
+    model: Path | str, head: str | None, corpus: str, split: str, cache: Path
+) -> list[Any]:
+    """The model's (or one head's) per-sentence predictions on a split, cached as JSON lines."""
+    from bioner.data.formats import read_documents, write_documents
+    from bioner.tagger import Tagger
+
+    weights = Path(model) / "weights.safetensors"
+    if cache.is_file() and (  # a model retrained since is predicted again
+        not weights.is_file() or cache.stat().st_mtime > weights.stat().st_mtime
+    ):
+        return list(read_documents(cache, "jsonl"))
+    documents = list(read_documents(SHARED / "corpora" / corpus / f"{split}.tsv", "conll"))
+    tagger = Tagger.load(model)
+    tagger.postprocess = []
+    started = time.perf_counter()
+    out = tagger.predict_documents([d.with_spans([]) for d in documents], [head] if head else None)
+    print(f"  {model} on {split}: {time.perf_counter() - started:.0f} s", flush=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    write_documents(out, cache, "jsonl")
+    return out
+
+
+def score(gold: Sequence[Any], pred: Sequence[Any]) -> dict[str, float]:
+    from bioner.evaluation.evaluator import evaluate_documents
+
+    overall = evaluate_documents(gold, pred).micro
+    return {"precision": overall.precision, "recall": overall.recall, "f1": overall.f1}
+
+
+@dataclass(frozen=True)
+class System:
+    """Models whose predictions vote (one: no vote), and how they were selected."""
+
+    models: tuple[Path | str, ...]
+    members: tuple[str, ...]  # cache folder per model: <family>/seed<k>, or default/bundled
+    dev_selected: bool
+    head: str | None = None
+
+
+def systems(corpus: str) -> dict[str, System]:
+    """System name → System: each finished seed of each family, the family's vote, the vote
+    of every family's seeds together (`all`, `all-refit`), and the bundled default tagger's
+    head for the corpus if it has one."""
+    found: dict[str, System] = {}
+    pooled: dict[bool, list[tuple[Path, str]]] = {True: [], False: []}
+    for family, (folder, dev_selected) in FAMILIES.items():
+        cells = sorted((ROOT / folder / corpus).glob("seed*/summary.json"))
+        members = [(cell.parent / "model", f"{family}/{cell.parent.name}") for cell in cells]
+        for model, member in members:
+            seed = member.split("/")[1]
+            found[f"{family} {seed}"] = System((model,), (member,), dev_selected)
+        if len(members) >= 3:
+            models, names = zip(*members, strict=True)
+            found[f"{family} vote{len(members)}"] = System(models, names, dev_selected)
+        pooled[dev_selected] += members
+    for dev_selected, members in pooled.items():
+        families = {name.split("/")[0] for _, name in members}
+        if len(families) >= 2 and len(members) >= 3:
+            models, names = zip(*members, strict=True)
+            name = "all" if dev_selected else "all-refit"
+            found[f"{name} vote{len(members)}"] = System(models, names, dev_selected)
+    if corpus in DEFAULT_TAGGER_HEADS:
+        found["default tagger"] = System(
+            ("default",), ("default/bundled",), True, DEFAULT_TAGGER_HEADS[corpus]
+        )
+    return found
+
+
+def refit_counterpart(system: str) -> str | None:
+    """`word2vec seed2` → `word2vec-refit seed2`: that recipe and seed on train + devel;
+    `all vote6` → `all-refit vote6`."""
+    family, _, member = system.partition(" ")
+    known = f"{family}-refit" in FAMILIES or family == "all"
+    return f"{family}-refit {member}" if known else None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpora", nargs="+", default=list(REFERENCES))
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / NAME)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from bioner.data.formats import read_documents
+    from bioner.data.regroup import regroup
+    from bioner.ensemble import vote_spans
+
+    torch.set_num_threads(1)
+    rules = rule_functions()
+    rows: list[dict[str, Any]] = []
+    for corpus in args.corpora:
+        for name, system in systems(corpus).items():
+            for split in ("devel", "test") if system.dev_selected else ("test",):
+                gold_sentences = list(
+                    read_documents(SHARED / "corpora" / corpus / f"{split}.tsv", "conll")
+                )
+                votes = [
+                    predicted(
+                        model,
+                        system.head,
+                        corpus,
+                        split,
+                        args.runs / corpus / member / f"{split}.jsonl",
+                    )
+                    for model, member in zip(system.models, system.members, strict=True)
+                ]
+                pred_sentences = votes[0] if len(votes) == 1 else vote_spans(votes)
+                gold, pred = gold_sentences, pred_sentences
+                if REFERENCES[corpus] is not None:
+                    references = list(
+                        read_documents(SHARED / "corpora" / REFERENCES[corpus][split], "pubtator")
+                    )
+                    gold = regroup(gold_sentences, references)
+                    pred = regroup(pred_sentences, references)
+                for config, rule in rules.items():
+                    ruled = [rule(document) for document in pred]
+                    rows.append(
+                        {
+                            "corpus": corpus,
+                            "system": name,
+                            "dev_selected": system.dev_selected,
+                            "split": split,
+                            "rules": config,
+                            **score(gold, ruled),
+                        }
+                    )
+                print(corpus, name, split, "done", flush=True)
+    previous = RESULTS / f"{NAME}.json"
+    if previous.is_file():  # keep the corpora this command did not run
+        kept = json.loads(previous.read_text())["rows"]
+        rows = [r for r in kept if r["corpus"] not in args.corpora] + rows
+    write_report(rows)
+
+
+def chosen_config(rows: Sequence[dict[str, Any]], corpus: str) -> str:
+    """The configuration with the best mean devel F1 over the corpus's dev-selected singles."""
+    means = {}
+    for config in CONFIGS:
+        values = [
+            r["f1"]
+            for r in rows
+            if r["corpus"] == corpus
+            and r["split"] == "devel"
+            and r["rules"] == config
+            and "vote" not in r["system"]
+        ]
+        if values:
+            means[config] = statistics.mean(values)
+    return max(means, key=means.get) if means else "none"
+
+
+def chosen_system(rows: Sequence[dict[str, Any]], corpus: str, config: str) -> str | None:
+    """The dev-selected system (single or vote) with the best devel F1 under `config`."""
+    devel = [
+        r for r in rows if r["corpus"] == corpus and r["split"] == "devel" and r["rules"] == config
+    ]
+    return max(devel, key=lambda r: r["f1"])["system"] if devel else None
+
+
+def test_f1(rows: Sequence[dict[str, Any]], corpus: str, system: str, config: str) -> float | None:
+    for r in rows:
+        if (r["corpus"], r["system"], r["split"], r["rules"]) == (corpus, system, "test", config):
+            return r["f1"]
+    return None
+
+
+def reported(rows: Sequence[dict[str, Any]], corpus: str) -> dict[str, Any]:
+    """What the devel choices lead to: rules, system, and its refit counterpart on test."""
+    config = chosen_config(rows, corpus)
+    system = chosen_system(rows, corpus, config)
+    refit = refit_counterpart(system) if system else None
+    return {
+        "rules": config,
+        "system": system,
+        "test_f1_without_rules": test_f1(rows, corpus, system, "none") if system else None,
+        "test_f1": test_f1(rows, corpus, system, config) if system else None,
+        "refit": refit,
+        "refit_test_f1_without_rules": test_f1(rows, corpus, refit, "none") if refit else None,
+        "refit_test_f1": test_f1(rows, corpus, refit, config) if refit else None,
+    }
+
+
+def write_report(rows: list[dict[str, Any]]) -> None:
+    from bioner.data.atomic import atomic_write
+
+    command = "python benchmarks/document_rules.py"
+    corpora = sorted({r["corpus"] for r in rows}, key=list(REFERENCES).index)
+    chosen = {corpus: chosen_config(rows, corpus) for corpus in corpora}
+    headline = {corpus: reported(rows, corpus) for corpus in corpora}
+    payload = {"command": command, "reported": headline, "rows": rows}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with atomic_write(RESULTS / f"{NAME}.json") as stream:
+        stream.write(json.dumps(payload, indent=2) + "\n")
+
+    lines = [
+        "# Document-level rules: exact-match F1 (%) on devel / test",
+        "",
+        "Sentences regrouped into their abstracts with the corpus's PubTator release; rules "
+        "applied to the finished pretraining-ablation models. A cell is devel / test F1 "
+        "(refit models trained on devel: test only). The configuration marked ✓ had the best "
+        "mean devel F1 over the dev-selected single models and is the one reported.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Reported: the rules chosen on devel; the dev-selected system (single or vote) with the "
+        "best devel F1 under them; that system's refit counterpart (same recipe and seeds on "
+        "train + devel for the epoch counts chosen on devel), declared as the reported model "
+        "before its score was read. Test F1 without → with the rules.",
+        "",
+        "| corpus | rules | chosen on devel | its test F1 | refit counterpart | its test F1 |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def pair(before: float | None, after: float | None) -> str:
+        if before is None or after is None:
+            return "—"
+        return f"{100 * before:.2f} → **{100 * after:.2f}**"
+
+    for corpus in corpora:
+        h = headline[corpus]
+        lines.append(
+            f"| {corpus} | {h['rules']} | {h['system']} | "
+            f"{pair(h['test_f1_without_rules'], h['test_f1'])} | {h['refit'] or '—'} | "
+            f"{pair(h['refit_test_f1_without_rules'], h['refit_test_f1'])} |"
+        )
+    for corpus in corpora:
+        lines += [
+            "",
+            f"## {corpus}",
+            "",
+            "| system | "
+            + " | ".join(f"{c} ✓" if c == chosen[corpus] else c for c in CONFIGS)
+            + " |",
+            "|---" * (len(CONFIGS) + 1) + "|",
+        ]
+        names = list(dict.fromkeys(r["system"] for r in rows if r["corpus"] == corpus))
+        for system in names:
+            cells = []
+            for config in CONFIGS:
+                found = {
+                    r["split"]: r["f1"]
+                    for r in rows
+                    if r["corpus"] == corpus and r["system"] == system and r["rules"] == config
+                }
+                dev = f"{100 * found['devel']:.2f} / " if "devel" in found else ""
+                cells.append(f"{dev}{100 * found['test']:.2f}")
+            lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    with atomic_write(RESULTS / f"{NAME}.md") as stream:
+        stream.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
