@@ -75,6 +75,23 @@ def test_table_and_json(runner: CliRunner, files: dict[str, Path], tmp_path: Pat
     assert not list(out.parent.glob(".*.tmp"))
 
 
+def test_documents_option_regroups_sentences(
+    runner: CliRunner, files: dict[str, Path], tmp_path: Path
+) -> None:
+    reference = tmp_path / "docs.pubtator"
+    reference.write_text("7|t|IL-2 gene expression\n7|a|NF-kappa B binds DNA\n\n", encoding="utf-8")
+    out = tmp_path / "eval.json"
+    args = [files["gold"], files["pred"], "--json", out]
+    assert invoke(runner, *args, "--documents", reference).exit_code == 0
+    regrouped = json.loads(out.read_text(encoding="utf-8"))
+    assert regrouped["documents"] == 1
+    assert regrouped["micro"]["tp"] == 1 and regrouped["micro"]["fn"] == 2
+    other = tmp_path / "other.pubtator"
+    other.write_text("8|t|Something else entirely\n\n", encoding="utf-8")
+    failed = invoke(runner, *args, "--documents", other)
+    assert isinstance(failed.exception, BionerError) and "sentence 1" in str(failed.exception)
+
+
 def test_options_change_the_figures(runner: CliRunner, files: dict[str, Path], tmp_path: Path):
     out = tmp_path / "eval.json"
     args = [files["gold"], files["pred"], "--json", out]

@@ -268,6 +268,25 @@ def test_predict_postprocess_option(tiny_model: Path, tmp_path: Path) -> None:
     assert "unknown post-processing nonsense" in str(unknown.exception)
 
 
+def test_evaluate_postprocess_option(tiny_model: Path, tmp_path: Path) -> None:
+    model = variant_copy(tiny_model, tmp_path / "model")
+    start = TEXT.index("Asp506Gly")
+    gold = tmp_path / "gold.jsonl"
+    span = {"start": start, "end": start + len("Asp506Gly"), "label": PROTEIN}
+    gold.write_text(json.dumps({"id": "a", "text": TEXT, "spans": [span]}) + "\n")
+    _register_commands()
+
+    def found(*extra: str) -> int:
+        out = tmp_path / f"eval{len(list(tmp_path.iterdir()))}.json"
+        args = ["evaluate", str(gold), "-m", str(model), "--type", PROTEIN, "--json", str(out)]
+        result = CliRunner().invoke(app, [*args, *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(out.read_text())["micro"]["tp"]
+
+    assert found() == 0  # the model alone calls it DNAMutation
+    assert found("--postprocess", "variants") == 1
+
+
 def test_known_look_alike_names_are_not_variants() -> None:
     assert found("T47D cells and P450R activity, unlike G86R") == {("G86R", PROTEIN)}
 

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bioner.cli.options import postprocess_option
 from bioner.data.document import Document
 from bioner.errors import BionerError
 from bioner.evaluation.alignment import Alignment
@@ -53,14 +54,18 @@ def write_json(result: EvaluationResult, path: Path, inputs: Iterable[Path]) -> 
 
 
 def _model_predictions(
-    model: str, gold_docs: list[Document], heads: list[str] | None
+    model: str, gold_docs: list[Document], heads: list[str] | None, postprocess: list[str]
 ) -> tuple[list[Document], list[Document]]:
     """Gold documents (tokenized if they came as raw text) and the model's predictions."""
+    from bioner.postprocessing import rule_sets_option
     from bioner.tagger import Tagger
     from bioner.text import make_tokenizer
     from bioner.training.data import ensure_tokenized
 
     tagger = Tagger.load(model)
+    rules = rule_sets_option(postprocess)
+    if rules is not None:
+        tagger.postprocess = rules
     gold_docs = ensure_tokenized(gold_docs, make_tokenizer(tagger.config.data.tokenizer))
     return gold_docs, tagger.predict_documents(gold_docs, heads or None)
 
@@ -126,6 +131,15 @@ def evaluate_command(
     align: Annotated[
         str, typer.Option(help="Pair documents by 'id', by 'order', or 'auto'.")
     ] = "auto",
+    documents: Annotated[
+        Path | None,
+        typer.Option(
+            help="Put sentence-per-document gold (and PRED) back into this file's documents "
+            "(e.g. the corpus's PubTator release) before tagging and scoring, so that "
+            "document-level rules see whole abstracts."
+        ),
+    ] = None,
+    postprocess: list[str] = postprocess_option(),
 ) -> None:
     """Score predicted entity spans against gold spans (P/R/F1 micro, macro, per type)."""
     if align not in ("auto", "id", "order"):
@@ -139,10 +153,17 @@ def evaluate_command(
         gold_docs = read_corpus(gold, fmt, lenient=lenient)
     else:
         raise BionerError("give GOLD (a file or folder) or --corpus")
+    references = read_corpus(documents, None) if documents is not None else None
+    if references is not None:
+        from bioner.data.regroup import regroup
+
+        gold_docs = regroup(gold_docs, references)
     if model is not None:
-        gold_docs, pred_docs = _model_predictions(model, gold_docs, head)
+        gold_docs, pred_docs = _model_predictions(model, gold_docs, head, postprocess)
     elif pred is not None:
         pred_docs = read_corpus(pred, pred_format or fmt, lenient=lenient)
+        if references is not None:
+            pred_docs = regroup(pred_docs, references)
     else:
         raise BionerError("give PRED (a file or folder of predictions) or --model")
     train_docs = [d for path in train or [] for d in read_corpus(path, fmt)] if train else None
@@ -161,5 +182,5 @@ def evaluate_command(
     )
     Console().print(render(result, examples=examples))
     if json_out is not None:
-        inputs = [p for p in (gold, pred, corpus) if p is not None]
+        inputs = [p for p in (gold, pred, corpus, documents) if p is not None]
         write_json(result, json_out, [*inputs, *(train or [])])
