@@ -65,6 +65,12 @@ FAMILIES = {
     "word2vec-lower": ("runs/pretraining_ablation_lower/word2vec", True),
     "word2vec-refit": ("runs/pretraining_ablation/word2vec-refit", False),
     "word2vec-lower-refit": ("runs/pretraining_ablation_lower/word2vec-refit", False),
+    # Sachan Table 3 on NCBI-disease and BC5CDR (benchmarks/results/sachan_table3.md):
+    # sachan-cnn with word2vec, from random weights or the transferred LM(s).
+    "sachan-random": ("runs/sachan_table3/random", True),
+    "sachan-lmf": ("runs/sachan_table3/lmf", True),
+    "sachan-lmb": ("runs/sachan_table3/lmb", True),
+    "sachan-bilm": ("runs/sachan_table3/bilm", True),
 }
 CONFIGS = [
     "none",
@@ -203,7 +209,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     gold = regroup(gold_sentences, references)
                     pred = regroup(pred_sentences, references)
                 for config, rule in rules.items():
+                    started = time.perf_counter()
                     ruled = [rule(document) for document in pred]
+                    seconds = time.perf_counter() - started
                     rows.append(
                         {
                             "corpus": corpus,
@@ -211,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                             "dev_selected": system.dev_selected,
                             "split": split,
                             "rules": config,
+                            "ms_per_document": 1000 * seconds / len(pred),
                             **score(gold, ruled),
                         }
                     )
@@ -314,9 +323,22 @@ def write_report(rows: list[dict[str, Any]]) -> None:
             f"{pair(h['refit_test_f1_without_rules'], h['refit_test_f1'])} |"
         )
     for corpus in corpora:
+        costs = [
+            r["ms_per_document"]
+            for r in rows
+            if r["corpus"] == corpus and r["rules"] == chosen[corpus] and "ms_per_document" in r
+        ]
+        cost = (
+            f" The chosen rules cost {statistics.median(costs):.2f} ms per document "
+            "(median over systems and splits; one CPU thread)."
+            if costs
+            else ""
+        )
         lines += [
             "",
             f"## {corpus}",
+            "",
+            f"Cells: devel / test exact F1.{cost}",
             "",
             "| system | "
             + " | ".join(f"{c} ✓" if c == chosen[corpus] else c for c in CONFIGS)
