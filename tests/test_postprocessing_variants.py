@@ -229,8 +229,13 @@ def test_a_head_scoped_rule_set_runs_on_that_head_only(tiny_model: Path, tmp_pat
     (head,) = plain.tags
     scoped = Tagger.load(variant_copy(tiny_model, tmp_path / "scoped", [f"{head}:variants"]))
     assert ("Asp506Gly", PROTEIN) in strings(scoped.annotate(TEXT))
-    elsewhere = Tagger.load(variant_copy(tiny_model, tmp_path / "other", ["BC2GM:variants"]))
-    assert strings(elsewhere.annotate(TEXT)) == strings(plain.annotate(TEXT))
+    # A head the model lacks is an error, not a rule that silently never runs.
+    with pytest.raises(BionerError, match="BC2GM:variants: no head named 'BC2GM'"):
+        plain.postprocess = ["BC2GM:variants"]
+    with pytest.raises(BionerError, match="no head named 'BC2GM'"):
+        Tagger.load(variant_copy(tiny_model, tmp_path / "other", ["BC2GM:variants"]))
+    plain.postprocess = [f"{head}:abbreviations", "repeats"]
+    assert plain.postprocess == [f"{head}:abbreviations", "repeats"]
     assert rules_for_head(["variants", "A:repeats", "B:abbreviations"], "A") == [
         "variants",
         "repeats",

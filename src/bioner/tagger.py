@@ -37,7 +37,7 @@ from bioner.models.embeddings.word_vectors import (
     normalize_word,
 )
 from bioner.models.tagger import DEFAULT_HEAD, TaggerModel
-from bioner.postprocessing import apply_rule_sets, rules_for_head
+from bioner.postprocessing import apply_rule_sets, check_rule_sets, rules_for_head, split_entry
 
 FILES = ("config.json", "vocab.json", "weights.safetensors", "meta.json")
 
@@ -68,7 +68,7 @@ class Tagger:
         self.meta = meta or {}
         self.scheme = TagScheme.parse(config.model.tag_scheme)
         # Rule sets run on every prediction (bioner.postprocessing); assignable per instance.
-        self.postprocess: list[str] = list(config.model.postprocess)
+        self.postprocess = list(config.model.postprocess)
         word_config = config.model.embedder.word
         self._lowercase = word_config.lowercase
         self._digits = word_config.normalize_digits
@@ -81,6 +81,24 @@ class Tagger:
             self._char_encoder = CharEncoder(chars.index, chars.id(UNK), char_config.max_word_chars)
         self._tag_index = {name: {t: i for i, t in enumerate(ts)} for name, ts in self.tags.items()}
         self._lock = threading.Lock()
+
+    @property
+    def postprocess(self) -> list[str]:
+        """The rule-set entries run on every prediction (`name` or `HEAD:name`)."""
+        return self._postprocess
+
+    @postprocess.setter
+    def postprocess(self, entries: Sequence[str]) -> None:
+        """Checked on assignment: unknown rule sets and heads are errors, not silent no-ops."""
+        entries = check_rule_sets(entries)
+        for entry in entries:
+            head = split_entry(entry)[0]
+            if head is not None and head not in self.tags:
+                raise BionerError(
+                    f"post-processing {entry}: no head named {head!r}; "
+                    f"this model has {sorted(self.tags)}"
+                )
+        self._postprocess = entries
 
     # ------------------------------------------------------------------ building
     @classmethod
