@@ -179,6 +179,9 @@ def test_rule_sets_are_registered_and_configurable() -> None:
     document = tokenized(text, span_of(text, "Famotidine"))
     out = apply_rule_sets([document], ["repeats", "abbreviations"])[0]
     assert tagged(out) == [("Famotidine", CHEM), ("FAM", CHEM), ("FAM", CHEM)]
+    # A HEAD:name entry runs on that head's spans only.
+    assert apply_rule_sets([document], ["BC5CDR:abbreviations"], head="BC5CDR")[0] == out
+    assert apply_rule_sets([document], ["BC5CDR:abbreviations"])[0] == document
     config = ModelConfig(postprocess=["variants", "abbreviations", "repeats"])
     assert config.postprocess == ["variants", "abbreviations", "repeats"]
 

@@ -267,11 +267,10 @@ class Tagger:
                     by_head[name].append(span)
             cursor += count
             for name in heads:
-                rules = rules_for_head(self.postprocess, name)
-                if rules:
+                if rules_for_head(self.postprocess, name):
                     ruled = document.with_spans(by_head[name])
-                    ruled = apply_rule_sets([ruled], rules, head_labels[name])[0]
-                    by_head[name] = ruled.spans
+                    ruled = apply_rule_sets([ruled], self.postprocess, head_labels[name], name)
+                    by_head[name] = ruled[0].spans
             spans = [span for name in heads for span in by_head[name]]
             if len(heads) > 1:
                 spans = _resolve_overlaps_by_sentence(document, spans)

@@ -70,7 +70,7 @@ def predict_command(
     else:
         predicted = vote_spans(predictions, min_votes)
         for entry in rules:  # HEAD:name entries run on the labels of that head only
-            scope, name = split_entry(entry)
+            scope = split_entry(entry)[0]
             if scope is not None and scope not in (head or taggers[0].tags):
                 continue
             heads = [scope] if scope is not None else head or None
@@ -80,7 +80,7 @@ def predict_command(
                 if heads is None or set(heads) <= set(t.tags)
                 for label in t.labels(heads)
             }
-            predicted = apply_rule_sets(predicted, [name], labels)
+            predicted = apply_rule_sets(predicted, [entry], labels, scope)
     count = write_documents(predicted, output, to_format, inputs=[input_path])
     spans = sum(len(d.spans) for d in predicted)
     console.print(f"tagged {count} documents, {spans} mentions → {output}")

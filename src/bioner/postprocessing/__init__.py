@@ -70,9 +70,13 @@ def apply_rule_sets(
     documents: Sequence[Document],
     names: Sequence[str],
     labels: Collection[str] | None = None,
+    head: str | None = None,
 ) -> list[Document]:
-    """The documents after each named rule set, in order, limited to `labels` if given."""
+    """The documents after each rule set, in order, limited to `labels` if given.
+
+    `HEAD:name` entries run only when `head` is that head (the spans are that head's).
+    """
     out = list(documents)
-    for name in check_rule_sets(names):
+    for name in rules_for_head(check_rule_sets(names), head):
         out = [RULE_SETS[name](document, labels=labels) for document in out]
     return out
