@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from bioner.data.document import Document, Sentence, Span, Token
 from bioner.errors import BionerError
@@ -34,17 +35,9 @@ def merge_documents(doc_id: str, parts: Sequence[Document]) -> Document:
         for sentence in part.sentences:
             shifted = [Token(t.text, t.start + offset, t.end + offset) for t in sentence.tokens]
             sentences.append(Sentence(shifted))
-        for span in part.spans:
-            spans.append(
-                Span(
-                    span.start + offset,
-                    span.end + offset,
-                    span.label,
-                    span.score,
-                    span.concept_id,
-                    span.extra,
-                )
-            )
+        spans.extend(
+            replace(span, start=span.start + offset, end=span.end + offset) for span in part.spans
+        )
         offset += len(part.text)
     return Document(id=doc_id, text="".join(texts), sentences=sentences, spans=spans)
 
@@ -56,7 +49,8 @@ def group_by_reference(
 
     Sentences must appear in document order; a run of consecutive sentences whose joined
     characters (whitespace ignored) start a reference document's characters and continue them
-    forms one group. Raises BionerError naming the first sentence that fits no document.
+    forms one group (a sentence that could start several documents starts the first of them).
+    Raises BionerError naming the first sentence that fits no document.
     """
     keys = [_WHITESPACE.sub("", reference.text) for reference in references]
     groups: list[tuple[int, list[int]]] = []
