@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BIONER_SHARED", ROOT.parent / "shared"))
 NAME = "document_rules"
 # Corpus → the PubTator release its CoNLL sentences were cut from, per split; None: the
-# CoNLL file has its own document boundaries (JNLPBA's -DOCSTART- lines).
+# CoNLL file's own documents (JNLPBA's -DOCSTART- abstracts; BC2GM's single sentences).
 REFERENCES: dict[str, dict[str, str] | None] = {
     "BC5CDR-chem": {
         "devel": "BC5CDR/original/CDR_DevelopmentSet.PubTator.txt",
@@ -56,6 +56,8 @@ REFERENCES: dict[str, dict[str, str] | None] = {
         "test": "BC5CDR/original/CDR_TestSet.PubTator.txt",
     },
     "JNLPBA": None,
+    # BC2GM is a corpus of single sentences: the "document" is the sentence.
+    "BC2GM": None,
 }
 # The bundled default tagger's head for a corpus (scored as `bioner annotate` runs that head).
 DEFAULT_TAGGER_HEADS = {"BC5CDR": "BC5CDR", "JNLPBA": "JNLPBA"}
@@ -268,6 +270,8 @@ def reported(rows: Sequence[dict[str, Any]], corpus: str) -> dict[str, Any]:
     config = chosen_config(rows, corpus)
     system = chosen_system(rows, corpus, config)
     refit = refit_counterpart(system) if system else None
+    if refit is not None and test_f1(rows, corpus, refit, "none") is None:
+        refit = None  # not trained (e.g. no refit for one of the pooled families)
     return {
         "rules": config,
         "system": system,
