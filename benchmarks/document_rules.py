@@ -288,8 +288,8 @@ def write_report(rows: list[dict[str, Any]]) -> None:
 
     command = "python benchmarks/document_rules.py"
     corpora = sorted({r["corpus"] for r in rows}, key=list(REFERENCES).index)
-    chosen = {corpus: chosen_config(rows, corpus) for corpus in corpora}
     headline = {corpus: reported(rows, corpus) for corpus in corpora}
+    chosen = {corpus: headline[corpus]["rules"] for corpus in corpora}
     payload = {"command": command, "reported": headline, "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     with atomic_write(RESULTS / f"{NAME}.json") as stream:

@@ -257,6 +257,7 @@ class Tagger:
             finally:
                 self.model.train(was_training)
         head_labels = {name: self.labels([name]) for name in heads}
+        ruled_heads = {name: bool(rules_for_head(self.postprocess, name)) for name in heads}
         results_docs: list[Document] = []
         cursor = 0
         for document in documents:
@@ -267,7 +268,7 @@ class Tagger:
                     by_head[name].append(span)
             cursor += count
             for name in heads:
-                if rules_for_head(self.postprocess, name):
+                if ruled_heads[name]:
                     ruled = document.with_spans(by_head[name])
                     ruled = apply_rule_sets([ruled], self.postprocess, head_labels[name], name)
                     by_head[name] = ruled[0].spans

@@ -117,9 +117,9 @@ def apply_abbreviations(
             s for s in spans if _ours(s, labels) and names_long_form(document.text, s, abbreviation)
         ]
         uses = list(occurrences(short))
+        exact = set(uses)
         if long_spans:
             source = max(long_spans, key=lambda s: s.end - s.start)
-            exact = set(uses)
             # A use tagged with another of our types takes the long form's type.
             spans = [
                 replace(s, label=source.label)
@@ -133,7 +133,6 @@ def apply_abbreviations(
         elif drop_unsupported and not any(
             _ours(s, labels) and s.end == abbreviation.long_end for s in spans
         ):
-            exact = set(uses)
             spans = [s for s in spans if not (_ours(s, labels) and (s.start, s.end) in exact)]
     return document.with_spans(sorted(spans, key=lambda s: (s.start, s.end)))
 
