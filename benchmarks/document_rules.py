@@ -73,6 +73,10 @@ FAMILIES = {
     "sachan-lmf": ("runs/sachan_table3/lmf", True),
     "sachan-lmb": ("runs/sachan_table3/lmb", True),
     "sachan-bilm": ("runs/sachan_table3/bilm", True),
+    # The same recipes with up to 30 epochs (the 10-epoch runs were still improving at epoch
+    # 10), NCBI-disease only (benchmarks/results/sachan_table3_long.md).
+    "sachan-lmb-long": ("runs/sachan_table3_long/lmb", True),
+    "sachan-bilm-long": ("runs/sachan_table3_long/bilm", True),
 }
 CONFIGS = [
     "none",
