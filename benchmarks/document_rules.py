@@ -77,6 +77,9 @@ FAMILIES = {
     # 10), NCBI-disease only (benchmarks/results/sachan_table3_long.md).
     "sachan-lmb-long": ("runs/sachan_table3_long/lmb", True),
     "sachan-bilm-long": ("runs/sachan_table3_long/bilm", True),
+    # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
+    "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
+    "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
 }
 CONFIGS = [
     "none",
