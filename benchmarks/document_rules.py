@@ -159,10 +159,13 @@ def systems(corpus: str) -> dict[str, System]:
         pooled[dev_selected] += members
     for dev_selected, members in pooled.items():
         families = {name.split("/")[0] for _, name in members}
-        if len(families) >= 2 and len(members) >= 3:
-            models, names = zip(*members, strict=True)
-            name = "all" if dev_selected else "all-refit"
-            found[f"{name} vote{len(members)}"] = System(models, names, dev_selected)
+        if len(families) < 2 or len(members) < 3:
+            continue
+        models, names = zip(*members, strict=True)
+        if not dev_selected and sorted(names) != refit_names(pooled[True]):
+            continue  # not the refit counterpart of the `all` vote (a family lacks refits)
+        name = "all" if dev_selected else "all-refit"
+        found[f"{name} vote{len(members)}"] = System(models, names, dev_selected)
     if corpus in DEFAULT_TAGGER_HEADS:
         found["default tagger"] = System(
             ("default",), ("default/bundled",), True, DEFAULT_TAGGER_HEADS[corpus]
@@ -170,9 +173,15 @@ def systems(corpus: str) -> dict[str, System]:
     return found
 
 
+def refit_names(members: Sequence[tuple[Path, str]]) -> list[str]:
+    """`word2vec/seed2` → `word2vec-refit/seed2` for every member: the refit counterparts."""
+    return sorted(f"{family}-refit/{seed}" for family, seed in (m.split("/") for _, m in members))
+
+
 def refit_counterpart(system: str) -> str | None:
     """`word2vec seed2` → `word2vec-refit seed2`: that recipe and seed on train + devel;
-    `all vote6` → `all-refit vote6`."""
+    `all vote6` → `all-refit vote6` (built only when it pools exactly the refit counterparts
+    of the `all` vote's members)."""
     family, _, member = system.partition(" ")
     known = f"{family}-refit" in FAMILIES or family == "all"
     return f"{family}-refit {member}" if known else None
