@@ -143,6 +143,32 @@ def test_fine_tuned_lms_receive_gradients() -> None:
     assert tuned.backward_lm.embedding.weight.grad is not None
 
 
+def test_memo_returns_the_computed_embeddings_and_reuses_them(embedding) -> None:
+    plain = embedding(SENTENCES)
+    assert embedding.start_memo() and embedding.memo_size == 0
+    first = embedding([*SENTENCES, SENTENCES[0]])  # a repeated sentence is computed once
+    assert embedding.memo_size == len(SENTENCES)
+    torch.testing.assert_close(first[: len(SENTENCES)], plain, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(first[-1], first[0])
+    with torch.no_grad():  # the memo, not the LMs, answers for a sentence seen before
+        embedding.forward_lm.decoder.weight.zero_()
+        embedding.forward_lm.lstm.weight_hh_l0.add_(1.0)
+    again = embedding(list(reversed(SENTENCES)))
+    torch.testing.assert_close(again.flip(0), plain, atol=1e-6, rtol=1e-5)
+    embedding.stop_memo()
+    assert embedding.memo_size == 0
+    assert not torch.allclose(embedding(SENTENCES), plain)  # off again: the changed LM runs
+
+
+def test_fine_tuned_lms_get_no_memo() -> None:
+    tuned = ContextualStringEmbedding(
+        random_lm("forward", 6, seed=3), random_lm("backward", 6, seed=4), fine_tune=True
+    )
+    assert not tuned.start_memo()
+    tuned(SENTENCES)
+    assert tuned.memo_size == 0
+
+
 def test_directions_are_checked() -> None:
     with pytest.raises(BionerError, match="backward"):
         ContextualStringEmbedding(random_lm("forward", 4, 0), random_lm("forward", 4, 1))
@@ -218,6 +244,54 @@ def test_tagger_with_contextual_embeddings_saves_and_loads_without_lm_files(
     torch.testing.assert_close(
         loaded.model.features(batch), tagger.model.features(batch), atol=0, rtol=0
     )
+
+
+def _train_with_memo(tmp_path: Path, lm_dir: Path, memo: bool) -> tuple[list[dict], list[int]]:
+    """Two epochs of a tiny contextual tagger; the history and the memo size per epoch."""
+    from bioner.training.trainer import Trainer
+
+    config = load_config(
+        "bionerflair",
+        [
+            f"model.embedder.contextual.forward='{lm_dir / 'fwd.safetensors'}'",
+            f"model.embedder.contextual.backward='{lm_dir / 'bwd.safetensors'}'",
+            "model.embedder.word.dim=6",
+            "model.encoder.hidden=6",
+            "training.epochs=2",
+            "training.device='cpu'",
+            f"training.memo_frozen_embeddings={str(memo).lower()}",
+        ],
+    )
+    documents = _documents(12)
+    tagger = Tagger.build(config, {"default": documents[:8]})
+    contextual = tagger.model.embedder.contextual
+    assert contextual is not None
+    sizes: list[int] = []
+    trainer = Trainer(
+        tagger,
+        {"default": documents[:8]},
+        {"default": documents[8:]},
+        tmp_path / f"run-{memo}",
+        show_progress=False,
+        on_epoch=lambda record: sizes.append(contextual.memo_size),
+    )
+    history = trainer.train().history
+    assert contextual.memo_size == 0  # dropped when the run ends
+    return history, sizes
+
+
+def test_training_memo_changes_nothing_but_the_work(tmp_path: Path) -> None:
+    lm_dir = tmp_path / "lms"
+    forward, backward = random_lm("forward", 8, seed=6), random_lm("backward", 8, seed=7)
+    save_charlm(lm_dir / "fwd.safetensors", forward.lm, forward.chars)
+    save_charlm(lm_dir / "bwd.safetensors", backward.lm, backward.chars)
+    with_memo, sizes = _train_with_memo(tmp_path, lm_dir, memo=True)
+    without, no_sizes = _train_with_memo(tmp_path, lm_dir, memo=False)
+    distinct = {tuple(s.words) for d in _documents(12) for s in d.sentences}
+    assert sizes == [len(distinct)] * 2 and no_sizes == [0, 0]
+    for left, right in zip(with_memo, without, strict=True):
+        assert left["train_loss"] == pytest.approx(right["train_loss"], rel=1e-5)
+        assert left["dev_f1"] == pytest.approx(right["dev_f1"])
 
 
 def test_bionerflair_preset_uses_the_bundled_lms_and_paper_settings() -> None:

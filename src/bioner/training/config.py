@@ -145,6 +145,11 @@ class TrainingConfig(BaseModel):
     num_threads: PositiveInt | None = Field(
         None, description="torch intra-op CPU threads; None keeps torch's default."
     )
+    memo_frozen_embeddings: bool = Field(
+        True,
+        description="Compute frozen contextual string embeddings once per sentence and keep "
+        "them for the run (Flair's embeddings_storage_mode); memory grows with the corpus.",
+    )
 
     @field_validator("betas", mode="before")
     @classmethod

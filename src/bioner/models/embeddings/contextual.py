@@ -22,6 +22,12 @@ every real character and the LMs are causal, so it cannot change a gathered stat
 Frozen by default (BioNerFlair used pretrained Flair embeddings as features): the LMs stay in
 eval mode and run under `no_grad`; `fine_tune=True` trains them with the tagger. Hand-written
 because Flair's implementation needs Flair's Sentence objects and pickled LM files.
+
+Frozen LMs give a sentence the same embedding every time, so training (which sees every
+training and devel sentence once per epoch) can keep them: `start_memo()` turns on a
+per-sentence memo that the trainer holds for the length of a run (Flair's
+`embeddings_storage_mode`); the LMs then run once per distinct sentence instead of once per
+epoch. It is off otherwise, so annotating an unbounded stream of text never grows it.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ class ContextualStringEmbedding(nn.Module):
         self.forward_chars: CharVocabulary = forward_lm.chars
         self.backward_chars: CharVocabulary = backward_lm.chars
         self.fine_tune = fine_tune
+        self._memo: dict[tuple[str, ...], Tensor] | None = None
         self.out_dim = self.forward_lm.hidden_size + self.backward_lm.hidden_size
         if not fine_tune:
             self.forward_lm.requires_grad_(False)
@@ -124,6 +131,25 @@ class ContextualStringEmbedding(nn.Module):
             self.backward_lm.eval()
         return self
 
+    # -------------------------------------------------------------- memo (module doc)
+    def start_memo(self) -> bool:
+        """Keep each sentence's embedding until `stop_memo`; False (and no memo) when the
+        LMs are fine-tuned, because their states then change with every update."""
+        if self.fine_tune:
+            return False
+        if self._memo is None:
+            self._memo = {}
+        return True
+
+    def stop_memo(self) -> None:
+        """Drop the memo and its memory."""
+        self._memo = None
+
+    @property
+    def memo_size(self) -> int:
+        """Sentences held in the memo (0 when it is off)."""
+        return 0 if self._memo is None else len(self._memo)
+
     # -------------------------------------------------------------- computation
     def encode(
         self, sentences: Sequence[Sequence[str]]
@@ -149,6 +175,20 @@ class ContextualStringEmbedding(nn.Module):
 
     def forward(self, sentences: Sequence[Sequence[str]]) -> Tensor:
         """[B, T, out_dim] embeddings (zeros at padded token positions)."""
+        memo = self._memo
+        if memo is None or self.fine_tune:
+            return self._run_lms(sentences)
+        keys = [tuple(words) for words in sentences]
+        missing = list(dict.fromkeys(key for key in keys if key not in memo))
+        if missing:
+            computed = self._run_lms(missing)
+            for row, key in enumerate(missing):
+                # A copy, so the padded batch tensor is not kept alive by a view.
+                memo[key] = computed[row, : len(key)].clone()
+        return nn.utils.rnn.pad_sequence([memo[key] for key in keys], batch_first=True)
+
+    def _run_lms(self, sentences: Sequence[Sequence[str]]) -> Tensor:
+        """Both LMs over the padded batch, states gathered at the token positions."""
         device = self.forward_lm.decoder.weight.device
         forward_ids, backward_ids, forward_at, backward_at, mask = self.encode(sentences)
         as_tensor = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
