@@ -1,4 +1,4 @@
-"""Build the small CPU character-LM pair (forward + backward) and record held-out BPC.
+"""Build a CPU character-LM pair (forward + backward) and record held-out BPC.
 
 One job: train both directions with identical settings on the cased unlabeled text
 (`../shared/unlabeled`: TIGR2ESS-EuropePMC, OHSUMED, openDiagram-EuropePMC, MedicalAbstractsTC)
@@ -66,6 +66,10 @@ def main() -> None:
             num_threads=args.threads,
         )
         out = args.runs / direction
+        finished = read_finished_summary(out)
+        if finished is not None:  # collecting only: no need to read the text again
+            summaries[direction] = finished
+            continue
         resume = checkpoint_exists(out / "checkpoints")
         summaries[direction] = train_charlm(
             config,
@@ -87,12 +91,21 @@ def main() -> None:
         stream.write(markdown(result))
 
 
+def read_finished_summary(out: Path) -> dict | None:
+    """The summary `train_charlm` wrote at the end of a finished run, else None."""
+    path = out / "metrics.json"
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text())
+    return summary if summary.get("finished") else None
+
+
 def markdown(result: dict) -> str:
     runs = result["runs"]
     any_run = next(iter(runs.values()))
     config, data = any_run["config"], any_run["data"]
     lines = [
-        "# Small CPU character LMs (contextual string embeddings)",
+        f"# CPU character LMs, hidden {config['hidden']} (contextual string embeddings)",
         "",
         f"Command: `{result['command']}`",
         "",

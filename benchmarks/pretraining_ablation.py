@@ -15,7 +15,8 @@ Variants (each a `bioner train` run of `--preset`, default sachan-cnn, unless na
     word2vec-frozen   the same vectors, frozen (Lyu Table 3)
     bilm       --init-from <--bilm> --init-directions both
     lmf, lmb   --init-directions forward / backward (with --table3)
-    <preset>   every --extra-preset, run as it is (e.g. bionerflair: char LM + word2vec)
+    <preset>   every --extra-preset, run as it is (e.g. bionerflair: char LM + word2vec);
+               NAME=PRESET runs it as row NAME (e.g. with other LMs given by --set)
     <v>-refit  with `--refit v`: variant v retrained on train + devel (`bioner train --no-dev`)
                for the epoch count v's own cell chose on devel (same corpus and seed)
 
@@ -74,8 +75,9 @@ def variants(args: argparse.Namespace) -> dict[str, list[str]]:
         if args.table3:
             table["lmf"] = [args.preset, "--init-from", args.bilm, "--init-directions", "forward"]
             table["lmb"] = [args.preset, "--init-from", args.bilm, "--init-directions", "backward"]
-    for preset in args.extra_preset:
-        table[preset] = [preset]
+    for spec in args.extra_preset:  # PRESET, or NAME=PRESET to run a preset under a new name
+        name, _, preset = spec.rpartition("=")
+        table[name or preset] = [preset]
     for source in args.refit:
         if source not in table:
             sys.exit(f"--refit {source}: no such variant here (known: {', '.join(table)})")
@@ -236,7 +238,9 @@ def main() -> None:
     parser.add_argument("--word2vec", help="word2vec file for the word2vec variant")
     parser.add_argument("--bilm", help="BiLM run directory (bioner pretrain bilm)")
     parser.add_argument("--table3", action="store_true", help="also LM_f and LM_b transfer")
-    parser.add_argument("--extra-preset", nargs="*", default=[], help="e.g. bionerflair")
+    parser.add_argument(
+        "--extra-preset", nargs="*", default=[], help="e.g. bionerflair or NAME=bionerflair"
+    )
     parser.add_argument("--only", nargs="*", help="run only these variant names")
     parser.add_argument(
         "--refit", nargs="*", default=[], help="variants to refit on train + devel (VARIANT-refit)"

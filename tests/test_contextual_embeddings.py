@@ -310,3 +310,16 @@ def test_bionerflair_preset_uses_the_bundled_lms_and_paper_settings() -> None:
     assert contextual.out_dim == 512
     out = contextual([["BRCA1", "mutations", "cause", "cancer", "."]])
     assert out.shape == (1, 5, 512) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(("size", "hidden"), [("small", 256), ("medium", 512)])
+def test_bundled_lm_pairs_load_and_embed(size: str, hidden: int) -> None:
+    from bioner.pretraining.charlm import bundled_charlm_names
+
+    names = (f"biomed-{size}-forward", f"biomed-{size}-backward")
+    if not set(names) <= set(bundled_charlm_names()):
+        pytest.skip(f"bundled {size} character LMs not present")
+    contextual = ContextualStringEmbedding.from_paths(*names)
+    assert contextual.forward_lm.spec.hidden == contextual.backward_lm.spec.hidden == hidden
+    out = contextual([["IL-2", "activates", "T", "cells", "."]])
+    assert out.shape == (1, 5, 2 * hidden) and torch.isfinite(out).all()
