@@ -19,7 +19,8 @@ import random
 import resource
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,115 +206,102 @@ class Trainer:
         )
         stopped_because = "max epochs"
         word_config = self.tagger.config.model.embedder.word
-        contextual = model.embedder.contextual
-        memo = contextual is not None and config.memo_frozen_embeddings
-        if memo:  # frozen LM states are the same every epoch (contextual.py)
-            contextual.start_memo()
-        try:
-            with _progress(self.show_progress) as progress:
-                while state["epoch"] < config.epochs:
-                    epoch = state["epoch"] + 1
-                    # One RNG per epoch, from the seed: a resumed run replays the same order.
-                    rng = random.Random(config.seed * 1_000_003 + epoch)
-                    model.train()
-                    started = time.perf_counter()
-                    heads = list(self.train_docs)
-                    rng.shuffle(heads)
-                    losses: list[float] = []
-                    sentences_seen = 0
-                    per_head: dict[str, list[Any]] = {}
-                    for head in heads:
-                        encoded = self._epoch_sentences(head, word_config.unk_replace_prob, rng)
-                        per_head[head] = list(
-                            self.tagger.batches(encoded, rng=rng, **self._batch_options())
-                        )
-                    schedule = multitask_schedule(
-                        {head: len(batches) for head, batches in per_head.items()},
-                        config.multitask_sampling,
-                        rng,
-                        temperature=config.sampling_temperature,
-                        order=heads,
+        memo = _frozen_embedding_memo(model, config.memo_frozen_embeddings)
+        with _progress(self.show_progress) as progress, memo:
+            while state["epoch"] < config.epochs:
+                epoch = state["epoch"] + 1
+                # One RNG per epoch, derived from the seed: a resumed run replays the same order.
+                rng = random.Random(config.seed * 1_000_003 + epoch)
+                model.train()
+                started = time.perf_counter()
+                heads = list(self.train_docs)
+                rng.shuffle(heads)
+                losses: list[float] = []
+                sentences_seen = 0
+                per_head: dict[str, list[Any]] = {}
+                for head in heads:
+                    encoded = self._epoch_sentences(head, word_config.unk_replace_prob, rng)
+                    per_head[head] = list(
+                        self.tagger.batches(encoded, rng=rng, **self._batch_options())
                     )
-                    cursors = dict.fromkeys(per_head, 0)
-                    task = progress.add_task(f"epoch {epoch}", total=len(schedule))
-                    for head in schedule:
-                        batches = per_head[head]
-                        # Temperature sampling may ask a corpus for more batches than it has: cycle.
-                        batch = batches[cursors[head] % len(batches)].to(device)
-                        cursors[head] += 1
-                        optimizer.zero_grad(set_to_none=True)
-                        loss = model.loss(batch, head)
-                        loss.backward()
-                        if config.clip_grad_norm:
-                            clip_gradients(model.parameters(), config.clip_grad_norm)
-                        optimizer.step()
-                        losses.append(loss.item())
-                        sentences_seen += len(batch.order)
-                        state["step"] += 1
-                        progress.update(task, advance=1, description=f"epoch {epoch} {head}")
-                    progress.remove_task(task)
-                    seconds = time.perf_counter() - started
-                    state["train_seconds"] += seconds
-                    state["train_sentences"] += sentences_seen
-                    state["epoch"] = epoch
-                    record: dict[str, Any] = {
-                        "epoch": epoch,
-                        "step": state["step"],
-                        "train_loss": sum(losses) / max(len(losses), 1),
-                        "learning_rate": optimizer.param_groups[0]["lr"],
-                        "seconds": seconds,
-                        "sentences_per_second": sentences_seen / seconds if seconds else 0.0,
-                    }
-                    improved = False
-                    if refit:
-                        if annealer is not None and annealer.step(-record["train_loss"], optimizer):
-                            stopped_because = "learning rate annealed below the minimum"
-                        if stopped_because != "max epochs" or epoch == config.epochs:
-                            self.tagger.meta.update(
-                                {"best_epoch": epoch, "selection": "last epoch"}
-                            )
-                            self.tagger.save(self.output_dir / "model", overwrite=True)
-                            state["best_epoch"] = epoch
-                    elif epoch % config.eval_every_epochs == 0 or epoch == config.epochs:
-                        assert self.dev_docs is not None
-                        per_head = dev_f1(self.tagger, self.dev_docs)
-                        mean_f1 = sum(per_head.values()) / len(per_head)
-                        record.update({"dev_f1": mean_f1, "dev_f1_per_corpus": per_head})
-                        if mean_f1 > state["best_f1"]:
-                            state["best_f1"], state["best_epoch"] = mean_f1, epoch
-                            self.tagger.meta.update(
-                                {
-                                    "best_epoch": epoch,
-                                    "dev_f1": mean_f1,
-                                    "dev_f1_per_corpus": per_head,
-                                }
-                            )
-                            self.tagger.save(self.output_dir / "model", overwrite=True)
-                            improved = True
-                        reasons = []
-                        if annealer is not None and annealer.step(mean_f1, optimizer):
-                            reasons.append("learning rate annealed below the minimum")
-                        if stopper is not None and stopper.step(mean_f1, epoch):
-                            reasons.append("early stopping")
-                        if reasons:
-                            stopped_because = " and ".join(reasons)
-                    record["elapsed_seconds"] = state["train_seconds"]
-                    log.append(record)
-                    state["history"].append(record)
-                    if annealer is not None:
-                        state["annealer"] = annealer.state_dict()
-                    if stopper is not None:
-                        state["stopper"] = stopper.state_dict()
-                    save_checkpoint(checkpoint_dir, model, optimizer, state, tag="last")
-                    if improved:
-                        save_checkpoint(checkpoint_dir, model, optimizer, state, tag="best")
-                    if self.on_epoch is not None:
-                        self.on_epoch(record)
-                    if stopped_because != "max epochs":
-                        break
-        finally:
-            if memo:
-                contextual.stop_memo()
+                schedule = multitask_schedule(
+                    {head: len(batches) for head, batches in per_head.items()},
+                    config.multitask_sampling,
+                    rng,
+                    temperature=config.sampling_temperature,
+                    order=heads,
+                )
+                cursors = dict.fromkeys(per_head, 0)
+                task = progress.add_task(f"epoch {epoch}", total=len(schedule))
+                for head in schedule:
+                    batches = per_head[head]
+                    # Temperature sampling may ask a corpus for more batches than it has: cycle.
+                    batch = batches[cursors[head] % len(batches)].to(device)
+                    cursors[head] += 1
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = model.loss(batch, head)
+                    loss.backward()
+                    if config.clip_grad_norm:
+                        clip_gradients(model.parameters(), config.clip_grad_norm)
+                    optimizer.step()
+                    losses.append(loss.item())
+                    sentences_seen += len(batch.order)
+                    state["step"] += 1
+                    progress.update(task, advance=1, description=f"epoch {epoch} {head}")
+                progress.remove_task(task)
+                seconds = time.perf_counter() - started
+                state["train_seconds"] += seconds
+                state["train_sentences"] += sentences_seen
+                state["epoch"] = epoch
+                record: dict[str, Any] = {
+                    "epoch": epoch,
+                    "step": state["step"],
+                    "train_loss": sum(losses) / max(len(losses), 1),
+                    "learning_rate": optimizer.param_groups[0]["lr"],
+                    "seconds": seconds,
+                    "sentences_per_second": sentences_seen / seconds if seconds else 0.0,
+                }
+                improved = False
+                if refit:
+                    if annealer is not None and annealer.step(-record["train_loss"], optimizer):
+                        stopped_because = "learning rate annealed below the minimum"
+                    if stopped_because != "max epochs" or epoch == config.epochs:
+                        self.tagger.meta.update({"best_epoch": epoch, "selection": "last epoch"})
+                        self.tagger.save(self.output_dir / "model", overwrite=True)
+                        state["best_epoch"] = epoch
+                elif epoch % config.eval_every_epochs == 0 or epoch == config.epochs:
+                    assert self.dev_docs is not None
+                    per_head = dev_f1(self.tagger, self.dev_docs)
+                    mean_f1 = sum(per_head.values()) / len(per_head)
+                    record.update({"dev_f1": mean_f1, "dev_f1_per_corpus": per_head})
+                    if mean_f1 > state["best_f1"]:
+                        state["best_f1"], state["best_epoch"] = mean_f1, epoch
+                        self.tagger.meta.update(
+                            {"best_epoch": epoch, "dev_f1": mean_f1, "dev_f1_per_corpus": per_head}
+                        )
+                        self.tagger.save(self.output_dir / "model", overwrite=True)
+                        improved = True
+                    reasons = []
+                    if annealer is not None and annealer.step(mean_f1, optimizer):
+                        reasons.append("learning rate annealed below the minimum")
+                    if stopper is not None and stopper.step(mean_f1, epoch):
+                        reasons.append("early stopping")
+                    if reasons:
+                        stopped_because = " and ".join(reasons)
+                record["elapsed_seconds"] = state["train_seconds"]
+                log.append(record)
+                state["history"].append(record)
+                if annealer is not None:
+                    state["annealer"] = annealer.state_dict()
+                if stopper is not None:
+                    state["stopper"] = stopper.state_dict()
+                save_checkpoint(checkpoint_dir, model, optimizer, state, tag="last")
+                if improved:
+                    save_checkpoint(checkpoint_dir, model, optimizer, state, tag="best")
+                if self.on_epoch is not None:
+                    self.on_epoch(record)
+                if stopped_because != "max epochs":
+                    break
         plot_learning_curve(
             self.output_dir / "metrics.jsonl", self.output_dir / "learning_curve.png"
         )
@@ -356,6 +344,21 @@ def _first_sentences(documents: Sequence[Document], limit: int) -> list[Document
             )
             remaining = 0
     return kept
+
+
+@contextmanager
+def _frozen_embedding_memo(model: Any, enabled: bool) -> Iterator[None]:
+    """Frozen contextual-LM states are the same every epoch: keep them for the run
+    (`ContextualStringEmbedding.start_memo`) and drop them when it ends, however it ends."""
+    contextual = model.embedder.contextual
+    if not enabled or contextual is None:
+        yield
+        return
+    contextual.start_memo()
+    try:
+        yield
+    finally:
+        contextual.stop_memo()
 
 
 def _progress(enabled: bool) -> Progress:

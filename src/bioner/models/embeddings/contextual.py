@@ -176,7 +176,7 @@ class ContextualStringEmbedding(nn.Module):
     def forward(self, sentences: Sequence[Sequence[str]]) -> Tensor:
         """[B, T, out_dim] embeddings (zeros at padded token positions)."""
         memo = self._memo
-        if memo is None or self.fine_tune:
+        if memo is None:  # start_memo never turns it on for fine-tuned LMs
             return self._run_lms(sentences)
         keys = [tuple(words) for words in sentences]
         missing = list(dict.fromkeys(key for key in keys if key not in memo))
