@@ -66,11 +66,7 @@ def main() -> None:
             num_threads=args.threads,
         )
         out = args.runs / direction
-        finished = read_finished_summary(out)
-        if finished is not None:  # collecting only: no need to read the text again
-            summaries[direction] = finished
-            continue
-        resume = checkpoint_exists(out / "checkpoints")
+        resume = checkpoint_exists(out / "checkpoints")  # a finished run returns its summary
         summaries[direction] = train_charlm(
             config,
             out,
@@ -89,15 +85,6 @@ def main() -> None:
         stream.write("\n")
     with atomic_write(args.results.with_suffix(".md")) as stream:
         stream.write(markdown(result))
-
-
-def read_finished_summary(out: Path) -> dict | None:
-    """The summary `train_charlm` wrote at the end of a finished run, else None."""
-    path = out / "metrics.json"
-    if not path.is_file():
-        return None
-    summary = json.loads(path.read_text())
-    return summary if summary.get("finished") else None
 
 
 def markdown(result: dict) -> str:

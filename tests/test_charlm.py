@@ -152,6 +152,13 @@ def test_resumed_training_is_bit_identical(tmp_path: Path) -> None:
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["valid_bpc"] for r in rest["history"]] == [r["valid_bpc"] for r in whole["history"]]
+    # Resuming a finished run answers with its summary without reading any text again.
+    # The source may be named by another path to the same folder.
+    same_source = tiny_config(**settings, sources=["./toy"])
+    again = train_charlm(same_source, tmp_path / "split", resume=True, splits=None)
+    assert again == json.loads((tmp_path / "split" / "metrics.json").read_text())
+    with pytest.raises(BionerError, match="cannot be extended"):
+        train_charlm(tiny_config(**settings | {"epochs": 3}), tmp_path / "split", resume=True)
     with pytest.raises(BionerError, match="other settings"):
         train_charlm(
             tiny_config(**settings, hidden=30), tmp_path / "split", resume=True, splits=splits

@@ -428,8 +428,11 @@ class CharLMTrainingConfig(StrictModel):
         return 20.0 if self.optimizer == "sgd" else 2e-3
 
     def identity(self) -> dict[str, Any]:
-        """The settings a resumed run must share with the original (not epochs/steps)."""
-        return self.model_dump(exclude={"epochs", "max_steps", "device", "num_threads"})
+        """The settings a resumed run must share with the original (not epochs/steps); a
+        source folder named by another path to the same place is the same source."""
+        settings = self.model_dump(exclude={"epochs", "max_steps", "device", "num_threads"})
+        settings["sources"] = [str(Path(source).resolve()) for source in self.sources]
+        return settings
 
 
 class _StreamState(nn.Module):
@@ -535,6 +538,15 @@ def train_charlm(
             raise BionerError(
                 f"{out}: the run was started with other settings ({', '.join(changed)})"
             )
+        finished = _finished_summary(out)
+        if finished is not None:  # nothing left to train: no need to read the text again
+            if finished["epochs_completed"] < config.epochs:
+                raise BionerError(
+                    f"{out}: the run finished after {finished['epochs_completed']} epoch(s); "
+                    f"a finished run cannot be extended to {config.epochs} (train into a new "
+                    "folder)"
+                )
+            return finished
 
     configure_threads(config.num_threads)
     device = select_device(config.device)
@@ -725,6 +737,18 @@ def train_charlm(
     }
     _write_json(out / "metrics.json", summary)
     return summary
+
+
+def _finished_summary(out: Path) -> dict[str, Any] | None:
+    """The summary a finished run left in OUT/metrics.json, else None."""
+    path = out / "metrics.json"
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise BionerError(f"{path}: unreadable ({error})") from None
+    return summary if summary.get("finished") else None
 
 
 def _lm_info(path: Path) -> str:
