@@ -20,6 +20,11 @@ Variants (each a `bioner train` run of `--preset`, default sachan-cnn, unless na
     <v>-refit  with `--refit v`: variant v retrained on train + devel (`bioner train --no-dev`)
                for the epoch count v's own cell chose on devel (same corpus and seed)
 
+`--partner TARGET=PARTNER` trains every cell of corpus TARGET as a multi-task model with one
+more head for PARTNER's training split (docs/multitask.md); only TARGET's dev F1 selects the
+epoch (training.selection_heads) and its head's test F1 is the cell's. Give such rows their
+own name (`--extra-preset NAME=PRESET`), since the partner is not part of a variant's argv.
+
 Every cell (variant × corpus × seed) is one subprocess writing `<runs>/<variant>/<corpus>/
 seed<k>/summary.json`; finished cells are skipped and an interrupted cell is resumed with
 `--resume`, so the command can simply be run again. After every cell the results JSON and
@@ -107,6 +112,11 @@ def run_cell(
     summary = run_dir / "summary.json"
     if summary.is_file():
         return json.loads(summary.read_text())
+    partners: list[str] = []
+    for partner in args.partner.get(corpus, []):
+        partners += ["--corpus", str(args.corpora_dir / partner)]
+    if partners:  # the target corpus's head alone chooses the epoch
+        partners += ["--set", f'training.selection_heads=["{corpus}"]']
     command = [
         sys.executable,
         "-c",
@@ -115,6 +125,7 @@ def run_cell(
         *argv,
         "--corpus",
         str(args.corpora_dir / corpus),
+        *partners,
         "--output",
         str(run_dir),
         "--quiet",
@@ -135,7 +146,7 @@ def run_cell(
 
 
 def cell_record(variant: str, corpus: str, seed: int, summary: dict[str, Any]) -> dict:
-    test = summary.get("test") or {}
+    test = summary.get("test") or summary.get("test_per_corpus", {}).get(corpus) or {}
     return {
         "variant": variant,
         "corpus": corpus,
@@ -247,6 +258,12 @@ def main() -> None:
     )
     parser.add_argument("--corpora", nargs="*", default=CORPORA)
     parser.add_argument("--corpora-dir", type=Path, default=SHARED / "corpora")
+    parser.add_argument(
+        "--partner",
+        nargs="*",
+        default=[],
+        help="TARGET=PARTNER: multi-task cells of TARGET with a PARTNER head",
+    )
     parser.add_argument("--seeds", nargs="*", type=int, default=[1])
     parser.add_argument("--set", nargs="*", default=[], help="overrides for every run")
     parser.add_argument("--threads", type=int, default=1)
@@ -257,6 +274,13 @@ def main() -> None:
         "--reference", nargs="*", default=[], help="NAME=bench_train_corpora results JSON"
     )
     args = parser.parse_args()
+    partners: dict[str, list[str]] = {}
+    for spec in args.partner:
+        target, _, partner = spec.partition("=")
+        if not target or not partner:
+            sys.exit(f"--partner wants TARGET=PARTNER, got {spec!r}")
+        partners.setdefault(target, []).append(partner)
+    args.partner = partners
     table = variants(args)
     previous = previous_results(args.results / f"{args.name}.json")
     commands: dict[str, Any] = previous["commands"]  # variant → command(s) that made it

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from bioner.data.document import Document
 from bioner.data.formats import write_documents
+from bioner.errors import BionerError
 from bioner.evaluation import evaluate_documents
 from bioner.tagger import Tagger
 from bioner.training.multitask import multitask_schedule, sampling_weights
@@ -113,6 +114,30 @@ def test_two_corpus_model_learns_both_types_and_tags_both_at_once(
     }
     only_genes = best.predict_documents([both], ["genes"])[0]
     assert {s.label for s in only_genes.spans} == {"Gene"}
+
+
+def test_selection_heads_let_only_the_target_corpus_choose_the_epoch(
+    corpora: dict[str, list[Document]], tmp_path: Path
+) -> None:
+    torch.manual_seed(0)
+    config = small_config(epochs=3, num_threads=1, selection_heads=["genes"])
+    tagger = Tagger.build(config, corpora)
+    result = Trainer(tagger, corpora, corpora, tmp_path, show_progress=False).train()
+    for record in result.history:  # the partner is neither scored nor averaged in
+        assert record["dev_f1_per_corpus"].keys() == {"genes"}
+        assert record["dev_f1"] == record["dev_f1_per_corpus"]["genes"]
+    best = max(result.history, key=lambda r: r["dev_f1"])
+    assert result.best_epoch == best["epoch"]
+    assert result.best_dev_f1 == best["dev_f1"]
+
+
+def test_selection_heads_must_name_heads_of_the_run(
+    corpora: dict[str, list[Document]], tmp_path: Path
+) -> None:
+    config = small_config(epochs=1, num_threads=1, selection_heads=["genes", "species"])
+    tagger = Tagger.build(config, corpora)
+    with pytest.raises(BionerError, match=r"selection_heads names \['species'\]"):
+        Trainer(tagger, corpora, corpora, tmp_path, show_progress=False)
 
 
 @pytest.mark.parametrize("no_dev", [False, True])

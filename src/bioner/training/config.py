@@ -110,6 +110,14 @@ class TrainingConfig(BaseModel):
     sampling_temperature: float = Field(
         1.0, gt=0.0, description="T of 'temperature' sampling (1 = proportional, large = uniform)."
     )
+    selection_heads: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Heads (corpus folder names) whose mean dev F1 picks the best epoch and "
+        "drives early stopping and annealing; only they are scored on dev. None = every head. "
+        "A multi-task run that serves one target corpus names that corpus, so a partner "
+        "corpus shapes the shared layers without choosing the model.",
+    )
 
     # --- schedule --------------------------------------------------------------------------
     early_stopping_patience: PositiveInt | None = Field(

@@ -98,9 +98,9 @@ class Trainer:
             )
         self.tagger = tagger
         self.train_docs = {head: list(docs) for head, docs in train.items()}
-        self.dev_docs = None if dev is None else {h: list(docs) for h, docs in dev.items()}
-        self.output_dir = Path(output_dir)
         self.config = tagger.config.training
+        self.dev_docs = None if dev is None else self._selection_dev(dev)
+        self.output_dir = Path(output_dir)
         self.show_progress = show_progress
         self.on_epoch = on_epoch
         limit = self.config.max_train_sentences
@@ -111,6 +111,19 @@ class Trainer:
         self._singletons = self._training_singletons()
 
     # ------------------------------------------------------------------ helpers
+    def _selection_dev(self, dev: Mapping[str, Sequence[Document]]) -> dict[str, list[Document]]:
+        """The dev documents of the heads that select the model (training.selection_heads)."""
+        heads = self.config.selection_heads
+        if heads is None:
+            return {head: list(docs) for head, docs in dev.items()}
+        unknown = [head for head in heads if head not in dev]
+        if unknown:
+            raise BionerError(
+                f"training.selection_heads names {unknown}, which are not heads of this run "
+                f"(heads: {sorted(dev)})"
+            )
+        return {head: list(dev[head]) for head in heads}
+
     def _epoch_sentences(
         self, head: str, unk_replace_prob: float, rng: random.Random
     ) -> list[EncodedSentence]:
