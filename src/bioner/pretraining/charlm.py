@@ -526,11 +526,7 @@ def train_charlm(
     if not resume and checkpoint_exists(checkpoints):
         raise BionerError(f"{out} holds a run already; pass --resume or choose another folder")
     if resuming:
-        try:
-            saved = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise BionerError(f"{config_path}: unreadable ({error})") from None
-        saved_config = CharLMTrainingConfig.model_validate(saved)
+        saved_config = CharLMTrainingConfig.model_validate(_read_run_json(config_path))
         if saved_config.identity() != config.identity():
             changed = sorted(
                 k for k, v in config.identity().items() if saved_config.identity().get(k) != v
@@ -554,7 +550,7 @@ def train_charlm(
     if splits is None:
         splits = _read_sources(config)
     if resuming:
-        chars = CharVocabulary.from_json(json.loads(chars_path.read_text(encoding="utf-8")))
+        chars = CharVocabulary.from_json(_read_run_json(chars_path))
     else:
         chars = CharVocabulary.from_text(splits.train, config.min_char_count)
     seed_everything(config.seed)
@@ -744,11 +740,16 @@ def _finished_summary(out: Path) -> dict[str, Any] | None:
     path = out / "metrics.json"
     if not path.is_file():
         return None
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
-        raise BionerError(f"{path}: unreadable ({error})") from None
+    summary = _read_run_json(path)
     return summary if summary.get("finished") else None
+
+
+def _read_run_json(path: Path) -> Any:
+    """One of a run folder's JSON files; a missing or damaged one is a clear error."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BionerError(f"{path}: unreadable ({error})") from None
 
 
 def _lm_info(path: Path) -> str:
