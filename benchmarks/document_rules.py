@@ -80,6 +80,9 @@ FAMILIES = {
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
+    # The same recipe with the medium character LMs (hidden 512, benchmarks/charlm_medium.py).
+    "bionerflair-medium": ("runs/pretraining_ablation/bionerflair-medium", True),
+    "bionerflair-medium-refit": ("runs/pretraining_ablation/bionerflair-medium-refit", False),
 }
 CONFIGS = [
     "none",
