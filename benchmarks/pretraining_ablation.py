@@ -197,6 +197,8 @@ def write_results(
     cells: list[dict],
     commands: dict[str, Any],
 ):
+    from bioner.data.atomic import atomic_write
+
     results = args.results
     results.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -205,7 +207,8 @@ def write_results(
         "variants": table,
         "cells": cells,
     }
-    (results / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    with atomic_write(results / f"{args.name}.json") as stream:
+        stream.write(json.dumps(payload, indent=2) + "\n")
     named = dict.fromkeys([*CORPORA, *args.corpora, *(x["corpus"] for x in cells)])
     corpora = [c for c in named if any(x["corpus"] == c for x in cells)]
     variant_order = list(dict.fromkeys(c["variant"] for c in cells))
@@ -223,24 +226,34 @@ def write_results(
         seeds = sorted({c["seed"] for c in cells if c["variant"] == variant})
         row = [variant, ", ".join(map(str, seeds))]
         for corpus in corpora:
-            scores = [
-                100 * c["test_f1"]
+            scored = [
+                c
                 for c in cells
                 if c["variant"] == variant and c["corpus"] == corpus and c["test_f1"] is not None
             ]
+            scores = [100 * c["test_f1"] for c in scored]
+            # a cell with fewer seeds than its row says which (e.g. one seed on a big corpus)
+            cell_seeds = sorted(c["seed"] for c in scored)
+            which = (
+                f" (seed{'s' if len(cell_seeds) > 1 else ''} {', '.join(map(str, cell_seeds))})"
+                if scored and cell_seeds != seeds
+                else ""
+            )
             if not scores:
                 row.append("—")
             elif len(scores) == 1:
-                row.append(f"{scores[0]:.2f}")
+                row.append(f"{scores[0]:.2f}{which}")
             else:
-                row.append(f"{statistics.mean(scores):.2f} ± {statistics.stdev(scores):.2f}")
+                mean, sd = statistics.mean(scores), statistics.stdev(scores)
+                row.append(f"{mean:.2f} ± {sd:.2f}{which}")
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Commands:", ""]
     for variant in variant_order:
         made_by = commands[variant]
         made_by = [made_by] if isinstance(made_by, str) else made_by
         lines.append(f"* {variant}: " + "; then ".join(f"`{c}`" for c in made_by))
-    (results / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    with atomic_write(results / f"{args.name}.md") as stream:
+        stream.write("\n".join(lines) + "\n")
 
 
 def main() -> None:
