@@ -77,6 +77,12 @@ FAMILIES = {
     # 10), NCBI-disease only (benchmarks/results/sachan_table3_long.md).
     "sachan-lmb-long": ("runs/sachan_table3_long/lmb", True),
     "sachan-bilm-long": ("runs/sachan_table3_long/bilm", True),
+    # Table 3 again with the BiLM pretrained on 20 M tokens (stopped at 11 M, best held-out
+    # perplexity at 6.2 M) instead of 3 M: runs/pretrain/bilm-20m, docs/pretraining.md.
+    "sachan20m-random": ("runs/sachan_table3_20m/random", True),
+    "sachan20m-lmf": ("runs/sachan_table3_20m/lmf", True),
+    "sachan20m-lmb": ("runs/sachan_table3_20m/lmb", True),
+    "sachan20m-bilm": ("runs/sachan_table3_20m/bilm", True),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
@@ -238,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                             "corpus": corpus,
                             "system": name,
                             "dev_selected": system.dev_selected,
+                            "members": list(system.members),
                             "split": split,
                             "rules": config,
                             "ms_per_document": 1000 * seconds / len(pred),
@@ -246,10 +253,60 @@ def main(argv: Sequence[str] | None = None) -> None:
                     )
                 print(corpus, name, split, "done", flush=True)
     previous = RESULTS / f"{NAME}.json"
-    if previous.is_file():  # keep the corpora this command did not run
-        kept = json.loads(previous.read_text())["rows"]
-        rows = [r for r in kept if r["corpus"] not in args.corpora] + rows
+    if previous.is_file():
+        rows = merged_rows(json.loads(previous.read_text())["rows"], rows, args.corpora)
     write_report(rows)
+
+
+def merged_rows(
+    earlier: Sequence[dict[str, Any]], fresh: Sequence[dict[str, Any]], corpora: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The fresh rows, plus the earlier rows this command could not measure again: corpora it
+    did not run, and systems with a model no longer on disk (a cleared run folder), marked
+    `earlier_run` so the report says so. Dropping those would silently change what devel
+    chooses among. An earlier system whose models are all still on disk but that this run
+    did not rebuild (a vote over a pool that has grown since) is dropped."""
+    rebuilt = {(r["corpus"], r["system"]) for r in fresh}
+    kept = []
+    for row in earlier:
+        if row["corpus"] not in corpora:
+            kept.append(row)
+        elif (row["corpus"], row["system"]) not in rebuilt and any(
+            not model_on_disk(row["corpus"], member) for member in row_members(row, earlier)
+        ):
+            kept.append({**row, "earlier_run": True})
+    return kept + list(fresh)
+
+
+def row_members(row: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The `<family>/seed<k>` models a row's system pooled. Rows written before members were
+    recorded are read from their names: a family's vote pools that family's single rows, an
+    `all`/`all-refit` vote every single row of the same selection on the corpus."""
+    if "members" in row:
+        return list(row["members"])
+    family, _, member = row["system"].partition(" ")
+    if not member.startswith("vote"):
+        return [f"{family}/{member}"]
+    singles = {
+        r["system"].replace(" ", "/")
+        for r in rows
+        if r["corpus"] == row["corpus"]
+        and r["system"].split(" ")[-1].startswith("seed")
+        and (
+            r["system"].split(" ")[0] == family
+            if family not in ("all", "all-refit")
+            else r["dev_selected"] == row["dev_selected"]
+        )
+    }
+    return sorted(singles)
+
+
+def model_on_disk(corpus: str, member: str) -> bool:
+    family, _, seed = member.partition("/")
+    if family == "default":
+        return True  # the bundled default tagger ships with the package
+    folder = FAMILIES.get(family)
+    return folder is not None and (ROOT / folder[0] / corpus / seed / "summary.json").is_file()
 
 
 def chosen_config(rows: Sequence[dict[str, Any]], corpus: str) -> str:
@@ -357,11 +414,17 @@ def write_report(rows: list[dict[str, Any]]) -> None:
             if costs
             else ""
         )
+        earlier = (
+            " † measured by an earlier run of this command whose models have since been "
+            "cleared: kept in the comparison, not rebuilt, not pooled into this run's votes."
+            if any(r.get("earlier_run") for r in rows if r["corpus"] == corpus)
+            else ""
+        )
         lines += [
             "",
             f"## {corpus}",
             "",
-            f"Cells: devel / test exact F1.{cost}",
+            f"Cells: devel / test exact F1.{cost}{earlier}",
             "",
             "| system | "
             + " | ".join(f"{c} ✓" if c == chosen[corpus] else c for c in CONFIGS)
@@ -379,7 +442,13 @@ def write_report(rows: list[dict[str, Any]]) -> None:
                 }
                 dev = f"{100 * found['devel']:.2f} / " if "devel" in found else ""
                 cells.append(f"{dev}{100 * found['test']:.2f}")
-            lines.append(f"| {system} | " + " | ".join(cells) + " |")
+            kept_from_earlier = any(
+                r.get("earlier_run")
+                for r in rows
+                if r["corpus"] == corpus and r["system"] == system
+            )
+            label = f"{system} †" if kept_from_earlier else system
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     with atomic_write(RESULTS / f"{NAME}.md") as stream:
         stream.write("\n".join(lines) + "\n")
 
