@@ -157,8 +157,8 @@ def systems(corpus: str) -> dict[str, System]:
     found: dict[str, System] = {}
     pooled: dict[bool, list[tuple[Path, str]]] = {True: [], False: []}
     for family, (folder, dev_selected) in FAMILIES.items():
-        cells = sorted((ROOT / folder / corpus).glob("seed*/summary.json"))
-        members = [(cell.parent / "model", f"{family}/{cell.parent.name}") for cell in cells]
+        cells = finished_seeds(folder, corpus)
+        members = [(cell / "model", f"{family}/{cell.name}") for cell in cells]
         for model, member in members:
             seed = member.split("/")[1]
             found[f"{family} {seed}"] = System((model,), (member,), dev_selected)
@@ -180,6 +180,11 @@ def systems(corpus: str) -> dict[str, System]:
             ("default",), ("default/bundled",), True, DEFAULT_TAGGER_HEADS[corpus]
         )
     return found
+
+
+def finished_seeds(folder: str, corpus: str) -> list[Path]:
+    """A family's finished `seed<k>` run folders on a corpus (those with a summary.json)."""
+    return sorted(cell.parent for cell in (ROOT / folder / corpus).glob("seed*/summary.json"))
 
 
 def refit_names(members: Sequence[tuple[Path, str]]) -> list[str]:
@@ -267,14 +272,18 @@ def merged_rows(
     chooses among. An earlier system whose models are all still on disk but that this run
     did not rebuild (a vote over a pool that has grown since) is dropped."""
     rebuilt = {(r["corpus"], r["system"]) for r in fresh}
-    kept = []
-    for row in earlier:
-        if row["corpus"] not in corpora:
-            kept.append(row)
-        elif (row["corpus"], row["system"]) not in rebuilt and any(
-            not model_on_disk(row["corpus"], member) for member in row_members(row, earlier)
-        ):
-            kept.append({**row, "earlier_run": True})
+    one_row_each = {(r["corpus"], r["system"]): r for r in earlier if r["corpus"] in corpora}
+    cleared = {
+        key
+        for key, row in one_row_each.items()
+        if key not in rebuilt
+        and any(not model_on_disk(key[0], member) for member in row_members(row, earlier))
+    }
+    kept = [
+        row if row["corpus"] not in corpora else {**row, "earlier_run": True}
+        for row in earlier
+        if row["corpus"] not in corpora or (row["corpus"], row["system"]) in cleared
+    ]
     return kept + list(fresh)
 
 
@@ -306,7 +315,7 @@ def model_on_disk(corpus: str, member: str) -> bool:
     if family == "default":
         return True  # the bundled default tagger ships with the package
     folder = FAMILIES.get(family)
-    return folder is not None and (ROOT / folder[0] / corpus / seed / "summary.json").is_file()
+    return folder is not None and seed in {cell.name for cell in finished_seeds(folder[0], corpus)}
 
 
 def chosen_config(rows: Sequence[dict[str, Any]], corpus: str) -> str:
@@ -414,10 +423,13 @@ def write_report(rows: list[dict[str, Any]]) -> None:
             if costs
             else ""
         )
+        kept_from_earlier = {
+            r["system"] for r in rows if r["corpus"] == corpus and r.get("earlier_run")
+        }
         earlier = (
             " † measured by an earlier run of this command whose models have since been "
             "cleared: kept in the comparison, not rebuilt, not pooled into this run's votes."
-            if any(r.get("earlier_run") for r in rows if r["corpus"] == corpus)
+            if kept_from_earlier
             else ""
         )
         lines += [
@@ -442,12 +454,7 @@ def write_report(rows: list[dict[str, Any]]) -> None:
                 }
                 dev = f"{100 * found['devel']:.2f} / " if "devel" in found else ""
                 cells.append(f"{dev}{100 * found['test']:.2f}")
-            kept_from_earlier = any(
-                r.get("earlier_run")
-                for r in rows
-                if r["corpus"] == corpus and r["system"] == system
-            )
-            label = f"{system} †" if kept_from_earlier else system
+            label = f"{system} †" if system in kept_from_earlier else system
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     with atomic_write(RESULTS / f"{NAME}.md") as stream:
         stream.write("\n".join(lines) + "\n")
