@@ -274,8 +274,8 @@ def _constraint_buffers(num_tags: int, constraints: Constraints | None) -> Const
     return allowed, start, end
 
 
-class CRF(nn.Module):
-    """Linear-chain CRF over K tags with learned transition, start and end scores.
+class _TagDecoder(nn.Module):
+    """What both decoders share: K tags, the constraint buffers, and `forward` as the loss.
 
     `constraints` (from `transition_constraints`) are stored as bool buffers, so they are
     saved and loaded with the weights; without them every transition is allowed.
@@ -290,13 +290,40 @@ class CRF(nn.Module):
         if num_tags < 1:
             raise ValueError(f"num_tags must be at least 1, got {num_tags}")
         self.num_tags = num_tags
-        self.transitions = nn.Parameter(torch.empty(num_tags, num_tags))
-        self.start_transitions = nn.Parameter(torch.empty(num_tags))
-        self.end_transitions = nn.Parameter(torch.empty(num_tags))
         allowed, start, end = _constraint_buffers(num_tags, constraints)
         self.register_buffer("allowed_transitions", allowed)
         self.register_buffer("allowed_start", start)
         self.register_buffer("allowed_end", end)
+
+    def forward(
+        self,
+        emissions: Tensor,
+        tags: Tensor,
+        mask: Tensor | None = None,
+        reduction: Reduction = "sum",
+    ) -> Tensor:
+        """The training loss; same as `neg_log_likelihood`."""
+        return self.neg_log_likelihood(emissions, tags, mask, reduction)
+
+    def neg_log_likelihood(
+        self,
+        emissions: Tensor,
+        tags: Tensor,
+        mask: Tensor | None = None,
+        reduction: Reduction = "sum",
+    ) -> Tensor:
+        """-log p(tags | emissions) per sequence, reduced; each decoder defines it."""
+        raise NotImplementedError
+
+
+class CRF(_TagDecoder):
+    """Linear-chain CRF over K tags with learned transition, start and end scores."""
+
+    def __init__(self, num_tags: int, constraints: Constraints | None = None) -> None:
+        super().__init__(num_tags, constraints)
+        self.transitions = nn.Parameter(torch.empty(num_tags, num_tags))
+        self.start_transitions = nn.Parameter(torch.empty(num_tags))
+        self.end_transitions = nn.Parameter(torch.empty(num_tags))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -317,16 +344,6 @@ class CRF(nn.Module):
             self.start_transitions.masked_fill(~self.allowed_start, forbidden),
             self.end_transitions.masked_fill(~self.allowed_end, forbidden),
         )
-
-    def forward(
-        self,
-        emissions: Tensor,
-        tags: Tensor,
-        mask: Tensor | None = None,
-        reduction: Reduction = "sum",
-    ) -> Tensor:
-        """The training loss; same as `neg_log_likelihood`."""
-        return self.neg_log_likelihood(emissions, tags, mask, reduction)
 
     def log_partition(self, emissions: Tensor, mask: Tensor | None = None) -> Tensor:
         """log Z per sequence [B]: logsumexp of the scores of all (allowed) paths."""
@@ -387,7 +404,7 @@ class CRF(nn.Module):
         return torch.where(mask.unsqueeze(2), log_marginals.exp(), log_marginals.new_zeros(()))
 
 
-class SoftmaxDecoder(nn.Module):
+class SoftmaxDecoder(_TagDecoder):
     """Independent per-token softmax over the emissions, with the CRF's interface.
 
     It has no parameters: `log_partition` is 0 (locally normalised) and `score` is the
@@ -398,20 +415,9 @@ class SoftmaxDecoder(nn.Module):
     same n-best Viterbi with zero transition scores, not a beam.
     """
 
-    allowed_transitions: Tensor
-    allowed_start: Tensor
-    allowed_end: Tensor
-
     def __init__(self, num_tags: int, constraints: Constraints | None = None) -> None:
-        super().__init__()
-        if num_tags < 1:
-            raise ValueError(f"num_tags must be at least 1, got {num_tags}")
-        self.num_tags = num_tags
+        super().__init__(num_tags, constraints)
         self.constrained = constraints is not None
-        allowed, start, end = _constraint_buffers(num_tags, constraints)
-        self.register_buffer("allowed_transitions", allowed)
-        self.register_buffer("allowed_start", start)
-        self.register_buffer("allowed_end", end)
 
     def extra_repr(self) -> str:
         return f"num_tags={self.num_tags}, constrained={self.constrained}"
@@ -425,16 +431,6 @@ class SoftmaxDecoder(nn.Module):
             for allowed in (self.allowed_transitions, self.allowed_start, self.allowed_end)
         )
         return a, b, c
-
-    def forward(
-        self,
-        emissions: Tensor,
-        tags: Tensor,
-        mask: Tensor | None = None,
-        reduction: Reduction = "sum",
-    ) -> Tensor:
-        """The training loss; same as `neg_log_likelihood`."""
-        return self.neg_log_likelihood(emissions, tags, mask, reduction)
 
     def log_partition(self, emissions: Tensor, mask: Tensor | None = None) -> Tensor:
         """Zeros [B]: each token's softmax is already normalised."""
