@@ -25,7 +25,7 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -284,6 +284,7 @@ class _TagDecoder(nn.Module):
     allowed_transitions: Tensor
     allowed_start: Tensor
     allowed_end: Tensor
+    neg_log_likelihood: Callable[..., Tensor]  # -log p(tags | emissions); each decoder's own
 
     def __init__(self, num_tags: int, constraints: Constraints | None = None) -> None:
         super().__init__()
@@ -304,16 +305,6 @@ class _TagDecoder(nn.Module):
     ) -> Tensor:
         """The training loss; same as `neg_log_likelihood`."""
         return self.neg_log_likelihood(emissions, tags, mask, reduction)
-
-    def neg_log_likelihood(
-        self,
-        emissions: Tensor,
-        tags: Tensor,
-        mask: Tensor | None = None,
-        reduction: Reduction = "sum",
-    ) -> Tensor:
-        """-log p(tags | emissions) per sequence, reduced; each decoder defines it."""
-        raise NotImplementedError
 
 
 class CRF(_TagDecoder):
