@@ -25,6 +25,12 @@ more head for PARTNER's training split (docs/multitask.md); only TARGET's dev F1
 epoch (training.selection_heads) and its head's test F1 is the cell's. Give such rows their
 own name (`--extra-preset NAME=PRESET`), since the partner is not part of a variant's argv.
 
+`--transfer TARGET=SOURCE` (transfer learning, Saber §2.4) first trains each variant's cell on
+SOURCE (or reuses it: it is the ordinary `<runs>/<variant>/SOURCE/seed<k>` cell), then trains
+TARGET starting from that model (`bioner train --init-from`, every layer but the decoder);
+such cells form row `<variant>-from-SOURCE`. A variant that itself starts from a BiLM keeps
+that start through its SOURCE model (BiLM → SOURCE → TARGET).
+
 Every cell (variant × corpus × seed) is one subprocess writing `<runs>/<variant>/<corpus>/
 seed<k>/summary.json`; finished cells are skipped and an interrupted cell is resumed with
 `--resume`, so the command can simply be run again. After every cell the results JSON and
@@ -99,6 +105,26 @@ def refit_epochs(cells: list[dict], source: str, corpus: str, seed: int) -> int:
         if key == (source, corpus, seed) and cell.get("best_epoch"):
             return int(cell["best_epoch"])
     sys.exit(f"{source}-refit on {corpus} seed {seed}: run the {source} cell first")
+
+
+def transferred(argv: list[str], source_model: Path) -> list[str]:
+    """`argv` starting from `source_model` instead of any pretrained LM it named."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--init-from", "--init-directions"):
+            skip = True
+        else:
+            kept.append(arg)
+    return [*kept, "--init-from", str(source_model)]
+
+
+def row_name(args: argparse.Namespace, variant: str, corpus: str) -> str:
+    """The results row of a variant's cells on `corpus` (transferred cells get their own)."""
+    source = args.transfer.get(corpus)
+    return f"{variant}-from-{source}" if source else variant
 
 
 def run_cell(
@@ -277,6 +303,12 @@ def main() -> None:
         default=[],
         help="TARGET=PARTNER: multi-task cells of TARGET with a PARTNER head",
     )
+    parser.add_argument(
+        "--transfer",
+        nargs="*",
+        default=[],
+        help="TARGET=SOURCE: cells of TARGET start from the same variant's SOURCE model",
+    )
     parser.add_argument("--seeds", nargs="*", type=int, default=[1])
     parser.add_argument("--set", nargs="*", default=[], help="overrides for every run")
     parser.add_argument("--threads", type=int, default=1)
@@ -294,13 +326,23 @@ def main() -> None:
             sys.exit(f"--partner wants TARGET=PARTNER, got {spec!r}")
         partners.setdefault(target, []).append(partner)
     args.partner = partners
+    transfers: dict[str, str] = {}
+    for spec in args.transfer:
+        target, _, source = spec.partition("=")
+        if not target or not source or target in transfers:
+            sys.exit(f"--transfer wants TARGET=SOURCE, one per target, got {spec!r}")
+        transfers[target] = source
+    args.transfer = transfers
     table = variants(args)
+    if transfers and any(variant.endswith("-refit") for variant in table):
+        sys.exit("--transfer and --refit: run them as separate commands")
     previous = previous_results(args.results / f"{args.name}.json")
     commands: dict[str, Any] = previous["commands"]  # variant → command(s) that made it
+    planned = dict.fromkeys(row_name(args, v, c) for v in table for c in args.corpora)
     kept = [  # earlier cells this command does not rerun
         c
         for c in previous["cells"]
-        if not (c["variant"] in table and c["corpus"] in args.corpora and c["seed"] in args.seeds)
+        if not (c["variant"] in planned and c["corpus"] in args.corpora and c["seed"] in args.seeds)
     ]
     reproduce = "python " + " ".join(sys.argv)
     for spec in args.reference:
@@ -308,24 +350,31 @@ def main() -> None:
         kept = [c for c in kept if c["variant"] != name] + reference
         commands[name] = command
     cells: list[dict] = []
-    for variant in table:  # a row made by several commands (e.g. more seeds) lists them all
-        known = commands.get(variant, [])
+    for row in planned:  # a row made by several commands (e.g. more seeds) lists them all
+        known = commands.get(row, [])
         known = [known] if isinstance(known, str) else known
-        commands[variant] = known if reproduce in known else [*known, reproduce]
+        commands[row] = known if reproduce in known else [*known, reproduce]
     rows = {**previous.get("variants", {}), **table}  # every row's train arguments
     for corpus in args.corpora:
+        source_corpus = args.transfer.get(corpus)
         for variant, argv in table.items():
+            row = row_name(args, variant, corpus)
+            if source_corpus:
+                rows[row] = transferred(argv, args.runs / variant / source_corpus / "seed<k>/model")
             for seed in args.seeds:
-                run_dir = args.runs / variant / corpus / f"seed{seed}"
+                run_dir = args.runs / row / corpus / f"seed{seed}"
+                seeded = [*argv, "--set", f"training.seed={seed}"]
                 final: tuple[str, ...] = ()
                 if variant.endswith("-refit"):
                     source = variant.removesuffix("-refit")
                     epochs = refit_epochs(kept + cells, source, corpus, seed)
                     final = ("--set", f"training.epochs={epochs}")
-                summary = run_cell(
-                    args, [*argv, "--set", f"training.seed={seed}"], corpus, run_dir, final
-                )
-                cells.append(cell_record(variant, corpus, seed, summary))
+                if source_corpus:
+                    source_dir = args.runs / variant / source_corpus / f"seed{seed}"
+                    run_cell(args, seeded, source_corpus, source_dir)
+                    seeded = transferred(seeded, source_dir / "model")
+                summary = run_cell(args, seeded, corpus, run_dir, final)
+                cells.append(cell_record(row, corpus, seed, summary))
                 write_results(args, rows, kept + cells, commands)
     write_results(args, rows, kept + cells, commands)
     print(f"wrote {args.results / (args.name + '.md')}")
