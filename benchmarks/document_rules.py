@@ -84,11 +84,13 @@ FAMILIES = {
     "sachan20m-lmb": ("runs/sachan_table3_20m/lmb", True),
     "sachan20m-bilm": ("runs/sachan_table3_20m/bilm", True),
     # Transfer learning: each of those recipes trained first on a corpus of the same entity
-    # type (NCBI-disease ← BC5CDR, BC2GM ← CRAFT-ggp), then on the target (`--transfer`).
+    # type (NCBI-disease ← BC5CDR or BC5CDR-disease, BC2GM ← CRAFT-ggp), then on the target
+    # (`--transfer`).
     "sachan20m-random-tl": ("runs/sachan_table3_20m/random-from-BC5CDR", True),
     "sachan20m-lmf-tl": ("runs/sachan_table3_20m/lmf-from-BC5CDR", True),
     "sachan20m-lmb-tl": ("runs/sachan_table3_20m/lmb-from-BC5CDR", True),
     "sachan20m-bilm-tl": ("runs/sachan_table3_20m/bilm-from-BC5CDR", True),
+    "sachan20m-lmb-tl-disease": ("runs/sachan_table3_20m/lmb-from-BC5CDR-disease", True),
     "sachan20m-lmb-tl-craft": ("runs/sachan_table3_20m/lmb-from-CRAFT-ggp", True),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
