@@ -121,6 +121,19 @@ def transferred(argv: list[str], source_model: Path) -> list[str]:
     return [*kept, "--init-from", str(source_model)]
 
 
+def corpus_pairs(args: argparse.Namespace, option: str, form: str) -> list[tuple[str, str]]:
+    """`--option TARGET=OTHER` values as pairs; OTHER must be a corpus folder of --corpora-dir."""
+    pairs = []
+    for spec in getattr(args, option.removeprefix("--")):
+        target, _, other = spec.partition("=")
+        if not target or not other:
+            sys.exit(f"{option} wants {form}, got {spec!r}")
+        if not (args.corpora_dir / other).is_dir():
+            sys.exit(f"{option} {spec}: no corpus folder {args.corpora_dir / other}")
+        pairs.append((target, other))
+    return pairs
+
+
 def row_name(args: argparse.Namespace, variant: str, corpus: str) -> str:
     """The results row of a variant's cells on `corpus` (transferred cells get their own)."""
     source = args.transfer.get(corpus)
@@ -320,17 +333,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     partners: dict[str, list[str]] = {}
-    for spec in args.partner:
-        target, _, partner = spec.partition("=")
-        if not target or not partner:
-            sys.exit(f"--partner wants TARGET=PARTNER, got {spec!r}")
+    for target, partner in corpus_pairs(args, "--partner", "TARGET=PARTNER"):
         partners.setdefault(target, []).append(partner)
     args.partner = partners
     transfers: dict[str, str] = {}
-    for spec in args.transfer:
-        target, _, source = spec.partition("=")
-        if not target or not source or target in transfers:
-            sys.exit(f"--transfer wants TARGET=SOURCE, one per target, got {spec!r}")
+    for target, source in corpus_pairs(args, "--transfer", "TARGET=SOURCE"):
+        if target in transfers:
+            sys.exit(f"--transfer: one source per target, {target} has two")
         transfers[target] = source
     args.transfer = transfers
     table = variants(args)
