@@ -29,7 +29,11 @@ own name (`--extra-preset NAME=PRESET`), since the partner is not part of a vari
 SOURCE (or reuses it: it is the ordinary `<runs>/<variant>/SOURCE/seed<k>` cell), then trains
 TARGET starting from that model (`bioner train --init-from`, every layer but the decoder);
 such cells form row `<variant>-from-SOURCE`. A variant that itself starts from a BiLM keeps
-that start through its SOURCE model (BiLM → SOURCE → TARGET).
+that start through its SOURCE model (BiLM → SOURCE → TARGET). With `--source-refit` the SOURCE
+model is that cell's refit instead (`<runs>/<variant>-refit/SOURCE/seed<k>`: SOURCE's train +
+devel for the epoch count its cell chose on devel), so the transferred model has seen twice the
+SOURCE data; TARGET still chooses its epoch on its own devel. Such rows are named
+`<variant>-from-SOURCE-refit`.
 
 Every cell (variant × corpus × seed) is one subprocess writing `<runs>/<variant>/<corpus>/
 seed<k>/summary.json`; finished cells are skipped and an interrupted cell is resumed with
@@ -137,7 +141,23 @@ def corpus_pairs(args: argparse.Namespace, option: str, form: str) -> list[tuple
 def row_name(args: argparse.Namespace, variant: str, corpus: str) -> str:
     """The results row of a variant's cells on `corpus` (transferred cells get their own)."""
     source = args.transfer.get(corpus)
-    return f"{variant}-from-{source}" if source else variant
+    if not source:
+        return variant
+    return f"{variant}-from-{source}" + ("-refit" if args.source_refit else "")
+
+
+def source_model(
+    args: argparse.Namespace, variant: str, argv: list[str], source_corpus: str, seed: int
+) -> Path:
+    """The SOURCE cell's run directory for a transfer (trained or refit here if missing)."""
+    source_dir = args.runs / variant / source_corpus / f"seed{seed}"
+    summary = run_cell(args, argv, source_corpus, source_dir)
+    if not args.source_refit:
+        return source_dir
+    refit_dir = args.runs / f"{variant}-refit" / source_corpus / f"seed{seed}"
+    epochs = ("--set", f"training.epochs={summary['best_epoch']}")
+    run_cell(args, [*argv, "--no-dev"], source_corpus, refit_dir, epochs)
+    return refit_dir
 
 
 def run_cell(
@@ -322,6 +342,11 @@ def main() -> None:
         default=[],
         help="TARGET=SOURCE: cells of TARGET start from the same variant's SOURCE model",
     )
+    parser.add_argument(
+        "--source-refit",
+        action="store_true",
+        help="--transfer from the SOURCE cell's refit on train + devel",
+    )
     parser.add_argument("--seeds", nargs="*", type=int, default=[1])
     parser.add_argument("--set", nargs="*", default=[], help="overrides for every run")
     parser.add_argument("--threads", type=int, default=1)
@@ -342,6 +367,8 @@ def main() -> None:
             sys.exit(f"--transfer: one source per target, {target} has two")
         transfers[target] = source
     args.transfer = transfers
+    if args.source_refit and not transfers:
+        sys.exit("--source-refit: only with --transfer TARGET=SOURCE")
     table = variants(args)
     if transfers and any(variant.endswith("-refit") for variant in table):
         sys.exit("--transfer and --refit: run them as separate commands")
@@ -369,7 +396,9 @@ def main() -> None:
         for variant, argv in table.items():
             row = row_name(args, variant, corpus)
             if source_corpus:
-                rows[row] = transferred(argv, args.runs / variant / source_corpus / "seed<k>/model")
+                source_row = f"{variant}-refit" if args.source_refit else variant
+                source_path = args.runs / source_row / source_corpus / "seed<k>/model"
+                rows[row] = transferred(argv, source_path)
             for seed in args.seeds:
                 run_dir = args.runs / row / corpus / f"seed{seed}"
                 seeded = [*argv, "--set", f"training.seed={seed}"]
@@ -379,8 +408,7 @@ def main() -> None:
                     epochs = refit_epochs(kept + cells, source, corpus, seed)
                     final = ("--set", f"training.epochs={epochs}")
                 if source_corpus:
-                    source_dir = args.runs / variant / source_corpus / f"seed{seed}"
-                    run_cell(args, seeded, source_corpus, source_dir)
+                    source_dir = source_model(args, variant, seeded, source_corpus, seed)
                     seeded = transferred(seeded, source_dir / "model")
                 summary = run_cell(args, seeded, corpus, run_dir, final)
                 cells.append(cell_record(row, corpus, seed, summary))
