@@ -61,6 +61,10 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED = Path(os.environ.get("BIONER_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 CORPORA = ["NCBI-disease", "BC5CDR-chem", "BC5CDR-disease", "BC2GM", "JNLPBA"]
+SOURCE_REFIT_NOTE = (
+    " A `-from-SOURCE-refit` row is not a refit: it starts from SOURCE's refit model "
+    "(`--source-refit`) and chooses its epoch on its own devel."
+)
 
 
 def vector_dim(path: Path) -> int:
@@ -276,7 +280,9 @@ def write_results(
         "",
         "Best epoch chosen on devel; one row per variant, each made by the command listed "
         "under the table. A `-refit` row trains its source row's recipe on train + devel for "
-        "the epoch count the source chose on devel and keeps the last epoch.",
+        "the epoch count the source chose on devel and keeps the last epoch."
+        + SOURCE_REFIT_NOTE
+        * any("-from-" in v and v.endswith("-refit") for v in variant_order),
         "",
         "| variant | seeds | " + " | ".join(corpora) + " |",
         "|---|---|" + "---|" * len(corpora),
