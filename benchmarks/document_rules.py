@@ -83,6 +83,10 @@ FAMILIES = {
     "sachan20m-lmf": ("runs/sachan_table3_20m/lmf", True),
     "sachan20m-lmb": ("runs/sachan_table3_20m/lmb", True),
     "sachan20m-bilm": ("runs/sachan_table3_20m/bilm", True),
+    # Their refits on BC5CDR-disease train + devel, made as `--source-refit` sources.
+    "sachan20m-random-refit": ("runs/sachan_table3_20m/random-refit", False),
+    "sachan20m-lmb-refit": ("runs/sachan_table3_20m/lmb-refit", False),
+    "sachan20m-bilm-refit": ("runs/sachan_table3_20m/bilm-refit", False),
     # Transfer learning: each of those recipes trained first on a corpus of the same entity
     # type (NCBI-disease ← BC5CDR or BC5CDR-disease, BC2GM ← CRAFT-ggp), then on the target
     # (`--transfer`).
@@ -90,7 +94,24 @@ FAMILIES = {
     "sachan20m-lmf-tl": ("runs/sachan_table3_20m/lmf-from-BC5CDR", True),
     "sachan20m-lmb-tl": ("runs/sachan_table3_20m/lmb-from-BC5CDR", True),
     "sachan20m-bilm-tl": ("runs/sachan_table3_20m/bilm-from-BC5CDR", True),
+    "sachan20m-random-tl-disease": ("runs/sachan_table3_20m/random-from-BC5CDR-disease", True),
+    "sachan20m-lmf-tl-disease": ("runs/sachan_table3_20m/lmf-from-BC5CDR-disease", True),
     "sachan20m-lmb-tl-disease": ("runs/sachan_table3_20m/lmb-from-BC5CDR-disease", True),
+    "sachan20m-bilm-tl-disease": ("runs/sachan_table3_20m/bilm-from-BC5CDR-disease", True),
+    # The source trained on BC5CDR-disease train + devel (`--source-refit`); NCBI-disease's
+    # own devel still picks the epoch, so these are dev-selected (not `-refit` counterparts).
+    "sachan20m-random-tl-disease-srcrefit": (
+        "runs/sachan_table3_20m/random-from-BC5CDR-disease-refit",
+        True,
+    ),
+    "sachan20m-lmb-tl-disease-srcrefit": (
+        "runs/sachan_table3_20m/lmb-from-BC5CDR-disease-refit",
+        True,
+    ),
+    "sachan20m-bilm-tl-disease-srcrefit": (
+        "runs/sachan_table3_20m/bilm-from-BC5CDR-disease-refit",
+        True,
+    ),
     "sachan20m-lmb-tl-craft": ("runs/sachan_table3_20m/lmb-from-CRAFT-ggp", True),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
