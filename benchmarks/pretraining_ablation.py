@@ -150,6 +150,11 @@ def row_name(args: argparse.Namespace, variant: str, corpus: str) -> str:
     return f"{variant}-from-{source}" + ("-refit" if args.source_refit else "")
 
 
+def is_source_refit_row(variant: str) -> bool:
+    """Whether a results row was made with `--source-refit` (`<variant>-from-SOURCE-refit`)."""
+    return "-from-" in variant and variant.endswith("-refit")
+
+
 def source_model(
     args: argparse.Namespace, variant: str, argv: list[str], source_corpus: str, seed: int
 ) -> Path:
@@ -281,8 +286,7 @@ def write_results(
         "Best epoch chosen on devel; one row per variant, each made by the command listed "
         "under the table. A `-refit` row trains its source row's recipe on train + devel for "
         "the epoch count the source chose on devel and keeps the last epoch."
-        + SOURCE_REFIT_NOTE
-        * any("-from-" in v and v.endswith("-refit") for v in variant_order),
+        + (SOURCE_REFIT_NOTE if any(is_source_refit_row(v) for v in variant_order) else ""),
         "",
         "| variant | seeds | " + " | ".join(corpora) + " |",
         "|---|---|" + "---|" * len(corpora),
