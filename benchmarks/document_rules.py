@@ -85,6 +85,7 @@ FAMILIES = {
     "sachan20m-bilm": ("runs/sachan_table3_20m/bilm", True),
     # Their refits on BC5CDR-disease train + devel, made as `--source-refit` sources.
     "sachan20m-random-refit": ("runs/sachan_table3_20m/random-refit", False),
+    "sachan20m-lmf-refit": ("runs/sachan_table3_20m/lmf-refit", False),
     "sachan20m-lmb-refit": ("runs/sachan_table3_20m/lmb-refit", False),
     "sachan20m-bilm-refit": ("runs/sachan_table3_20m/bilm-refit", False),
     # Transfer learning: each of those recipes trained first on a corpus of the same entity
@@ -102,6 +103,10 @@ FAMILIES = {
     # own devel still picks the epoch, so these are dev-selected (not `-refit` counterparts).
     "sachan20m-random-tl-disease-srcrefit": (
         "runs/sachan_table3_20m/random-from-BC5CDR-disease-refit",
+        True,
+    ),
+    "sachan20m-lmf-tl-disease-srcrefit": (
+        "runs/sachan_table3_20m/lmf-from-BC5CDR-disease-refit",
         True,
     ),
     "sachan20m-lmb-tl-disease-srcrefit": (
