@@ -155,18 +155,23 @@ def is_source_refit_row(variant: str) -> bool:
     return "-from-" in variant and variant.endswith("-refit")
 
 
+def source_dir(args: argparse.Namespace, variant: str, source_corpus: str, seed: str) -> Path:
+    """Where a transfer's SOURCE model lives: the variant's SOURCE cell, or its refit."""
+    row = f"{variant}-refit" if args.source_refit else variant
+    return args.runs / row / source_corpus / f"seed{seed}"
+
+
 def source_model(
     args: argparse.Namespace, variant: str, argv: list[str], source_corpus: str, seed: int
 ) -> Path:
-    """The SOURCE cell's run directory for a transfer (trained or refit here if missing)."""
-    source_dir = args.runs / variant / source_corpus / f"seed{seed}"
-    summary = run_cell(args, argv, source_corpus, source_dir)
-    if not args.source_refit:
-        return source_dir
-    refit_dir = args.runs / f"{variant}-refit" / source_corpus / f"seed{seed}"
-    epochs = ("--set", f"training.epochs={summary['best_epoch']}")
-    run_cell(args, [*argv, "--no-dev"], source_corpus, refit_dir, epochs)
-    return refit_dir
+    """The SOURCE model's run directory for a transfer (trained or refit here if missing)."""
+    cell_dir = args.runs / variant / source_corpus / f"seed{seed}"
+    summary = run_cell(args, argv, source_corpus, cell_dir)
+    model_dir = source_dir(args, variant, source_corpus, str(seed))
+    if args.source_refit:
+        epochs = ("--set", f"training.epochs={summary['best_epoch']}")
+        run_cell(args, [*argv, "--no-dev"], source_corpus, model_dir, epochs)
+    return model_dir
 
 
 def run_cell(
@@ -406,9 +411,9 @@ def main() -> None:
         for variant, argv in table.items():
             row = row_name(args, variant, corpus)
             if source_corpus:
-                source_row = f"{variant}-refit" if args.source_refit else variant
-                source_path = args.runs / source_row / source_corpus / "seed<k>/model"
-                rows[row] = transferred(argv, source_path)
+                rows[row] = transferred(
+                    argv, source_dir(args, variant, source_corpus, "<k>") / "model"
+                )
             for seed in args.seeds:
                 run_dir = args.runs / row / corpus / f"seed{seed}"
                 seeded = [*argv, "--set", f"training.seed={seed}"]
@@ -418,8 +423,8 @@ def main() -> None:
                     epochs = refit_epochs(kept + cells, source, corpus, seed)
                     final = ("--set", f"training.epochs={epochs}")
                 if source_corpus:
-                    source_dir = source_model(args, variant, seeded, source_corpus, seed)
-                    seeded = transferred(seeded, source_dir / "model")
+                    model_dir = source_model(args, variant, seeded, source_corpus, seed)
+                    seeded = transferred(seeded, model_dir / "model")
                 summary = run_cell(args, seeded, corpus, run_dir, final)
                 cells.append(cell_record(row, corpus, seed, summary))
                 write_results(args, rows, kept + cells, commands)
