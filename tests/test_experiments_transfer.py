@@ -43,3 +43,28 @@ def test_transfer_keeps_shared_weights_extends_vocabulary_and_resets_heads(tmp_p
             assert torch.equal(new[name], value), name
     assert not any(k.startswith("heads.default") for k in new)
     assert target.meta["init_from"].endswith("model")
+
+
+def test_transfer_takes_tag_scheme_and_decoder_from_the_target(tmp_path: Path) -> None:
+    """Only copied layers follow the source: a BIOES softmax target of an IOB2 CRF source."""
+    torch.manual_seed(0)
+    source_docs = one_type_corpus("Gene", GENES, 8, 1)
+    config = small_config(epochs=1, num_threads=1)
+    Tagger.build(config, {"default": source_docs}).save(tmp_path / "src")
+    target_config = config.model_copy(
+        update={
+            "model": config.model.model_copy(
+                update={
+                    "tag_scheme": "BIOES",
+                    "decoder": config.model.decoder.model_copy(update={"kind": "softmax"}),
+                }
+            )
+        }
+    )
+    target_docs = one_type_corpus("Disease", DISEASES, 8, 2)
+    target = tagger_from_source(tmp_path / "src", target_config, {"default": target_docs})
+    assert config.model.tag_scheme == "IOB2" and config.model.decoder.kind == "crf"
+    assert target.config.model.tag_scheme == "BIOES"
+    assert target.config.model.decoder.kind == "softmax"
+    assert target.tags["default"] == ["O", "B-Disease", "I-Disease", "E-Disease", "S-Disease"]
+    assert target.config.model.encoder == config.model.encoder

@@ -2,7 +2,10 @@
 
 Every layer but the decoder heads is copied; heads are created fresh for the target's tag
 set, and the optimizer starts anew (the Trainer builds a new one), as Saber §2.7 describes.
-The architecture (model config) is the source's, so that every copied tensor fits.
+The layers whose weights are copied (embedder, encoder) keep the source's configuration, so
+that every copied tensor fits; what is built fresh (the tag scheme, the decoder) and the
+post-processing rules are the target's, so `--set model.tag_scheme=BIOES` with an IOB2 source
+gives a BIOES tagger instead of being silently dropped.
 
 Vocabularies: the source's words and characters keep their ids (and so their trained
 embedding rows); words and characters that only the target's training documents contain
@@ -43,7 +46,14 @@ def tagger_from_source(
 ) -> Tagger:
     """A new Tagger for `training`'s heads whose shared layers come from `source_path`."""
     source = Tagger.load(source_path)
-    experiment = experiment.model_copy(update={"model": source.config.model})
+    model_config = source.config.model.model_copy(
+        update={
+            "tag_scheme": experiment.model.tag_scheme,
+            "decoder": experiment.model.decoder,
+            "postprocess": experiment.model.postprocess,
+        }
+    )
+    experiment = experiment.model_copy(update={"model": model_config})
     word_counts: Counter[str] = Counter()
     char_counts: Counter[str] = Counter()
     for documents in training.values():
