@@ -118,6 +118,17 @@ FAMILIES = {
         True,
     ),
     "sachan20m-lmb-tl-craft": ("runs/sachan_table3_20m/lmb-from-CRAFT-ggp", True),
+    # The same 20 M-token recipes with Sachan's IOBES tags (§3.1) instead of IOB2
+    # (benchmarks/results/sachan_bioes_20m.md), directly and with BC5CDR-disease first.
+    "sachan20m-bioes-random": ("runs/sachan_bioes_20m/random", True),
+    "sachan20m-bioes-lmf": ("runs/sachan_bioes_20m/lmf", True),
+    "sachan20m-bioes-lmb": ("runs/sachan_bioes_20m/lmb", True),
+    "sachan20m-bioes-bilm": ("runs/sachan_bioes_20m/bilm", True),
+    "sachan20m-bioes-random-tl-disease": (
+        "runs/sachan_bioes_20m/random-from-BC5CDR-disease",
+        True,
+    ),
+    "sachan20m-bioes-lmb-tl-disease": ("runs/sachan_bioes_20m/lmb-from-BC5CDR-disease", True),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
