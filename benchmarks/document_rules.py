@@ -61,6 +61,17 @@ REFERENCES: dict[str, dict[str, str] | None] = {
 }
 # The bundled default tagger's head for a corpus (scored as `bioner annotate` runs that head).
 DEFAULT_TAGGER_HEADS = {"BC5CDR": "BC5CDR", "JNLPBA": "JNLPBA"}
+# Sachan's Table 3 starts: random weights, the forward / backward half of the BiLM, both.
+TABLE3_STARTS = ("random", "lmf", "lmb", "bilm")
+
+
+def per_start(
+    family: str, folder: str, dev_selected: bool, starts: tuple[str, ...] = TABLE3_STARTS
+) -> dict[str, tuple[str, bool]]:
+    """One family per Table 3 start; `{start}` in `family` and `folder` names the start."""
+    return {family.format(start=s): (folder.format(start=s), dev_selected) for s in starts}
+
+
 # Model families: name → (runs directory, dev-selected?). Seeds are the seed<k> folders there.
 FAMILIES = {
     "word2vec": ("runs/pretraining_ablation/word2vec", True),
@@ -69,66 +80,39 @@ FAMILIES = {
     "word2vec-lower-refit": ("runs/pretraining_ablation_lower/word2vec-refit", False),
     # Sachan Table 3 on NCBI-disease and BC5CDR (benchmarks/results/sachan_table3.md):
     # sachan-cnn with word2vec, from random weights or the transferred LM(s).
-    "sachan-random": ("runs/sachan_table3/random", True),
-    "sachan-lmf": ("runs/sachan_table3/lmf", True),
-    "sachan-lmb": ("runs/sachan_table3/lmb", True),
-    "sachan-bilm": ("runs/sachan_table3/bilm", True),
+    **per_start("sachan-{start}", "runs/sachan_table3/{start}", True),
     # The same recipes with up to 30 epochs (the 10-epoch runs were still improving at epoch
     # 10), NCBI-disease only (benchmarks/results/sachan_table3_long.md).
-    "sachan-lmb-long": ("runs/sachan_table3_long/lmb", True),
-    "sachan-bilm-long": ("runs/sachan_table3_long/bilm", True),
+    **per_start("sachan-{start}-long", "runs/sachan_table3_long/{start}", True, ("lmb", "bilm")),
     # Table 3 again with the BiLM pretrained on 20 M tokens (stopped at 11 M, best held-out
     # perplexity at 6.2 M) instead of 3 M: runs/pretrain/bilm-20m, docs/pretraining.md.
-    "sachan20m-random": ("runs/sachan_table3_20m/random", True),
-    "sachan20m-lmf": ("runs/sachan_table3_20m/lmf", True),
-    "sachan20m-lmb": ("runs/sachan_table3_20m/lmb", True),
-    "sachan20m-bilm": ("runs/sachan_table3_20m/bilm", True),
+    **per_start("sachan20m-{start}", "runs/sachan_table3_20m/{start}", True),
     # Their refits on BC5CDR-disease train + devel, made as `--source-refit` sources.
-    "sachan20m-random-refit": ("runs/sachan_table3_20m/random-refit", False),
-    "sachan20m-lmf-refit": ("runs/sachan_table3_20m/lmf-refit", False),
-    "sachan20m-lmb-refit": ("runs/sachan_table3_20m/lmb-refit", False),
-    "sachan20m-bilm-refit": ("runs/sachan_table3_20m/bilm-refit", False),
+    **per_start("sachan20m-{start}-refit", "runs/sachan_table3_20m/{start}-refit", False),
     # Transfer learning: each of those recipes trained first on a corpus of the same entity
     # type (NCBI-disease ← BC5CDR or BC5CDR-disease, BC2GM ← CRAFT-ggp), then on the target
     # (`--transfer`).
-    "sachan20m-random-tl": ("runs/sachan_table3_20m/random-from-BC5CDR", True),
-    "sachan20m-lmf-tl": ("runs/sachan_table3_20m/lmf-from-BC5CDR", True),
-    "sachan20m-lmb-tl": ("runs/sachan_table3_20m/lmb-from-BC5CDR", True),
-    "sachan20m-bilm-tl": ("runs/sachan_table3_20m/bilm-from-BC5CDR", True),
-    "sachan20m-random-tl-disease": ("runs/sachan_table3_20m/random-from-BC5CDR-disease", True),
-    "sachan20m-lmf-tl-disease": ("runs/sachan_table3_20m/lmf-from-BC5CDR-disease", True),
-    "sachan20m-lmb-tl-disease": ("runs/sachan_table3_20m/lmb-from-BC5CDR-disease", True),
-    "sachan20m-bilm-tl-disease": ("runs/sachan_table3_20m/bilm-from-BC5CDR-disease", True),
+    **per_start("sachan20m-{start}-tl", "runs/sachan_table3_20m/{start}-from-BC5CDR", True),
+    **per_start(
+        "sachan20m-{start}-tl-disease", "runs/sachan_table3_20m/{start}-from-BC5CDR-disease", True
+    ),
     # The source trained on BC5CDR-disease train + devel (`--source-refit`); NCBI-disease's
     # own devel still picks the epoch, so these are dev-selected (not `-refit` counterparts).
-    "sachan20m-random-tl-disease-srcrefit": (
-        "runs/sachan_table3_20m/random-from-BC5CDR-disease-refit",
-        True,
-    ),
-    "sachan20m-lmf-tl-disease-srcrefit": (
-        "runs/sachan_table3_20m/lmf-from-BC5CDR-disease-refit",
-        True,
-    ),
-    "sachan20m-lmb-tl-disease-srcrefit": (
-        "runs/sachan_table3_20m/lmb-from-BC5CDR-disease-refit",
-        True,
-    ),
-    "sachan20m-bilm-tl-disease-srcrefit": (
-        "runs/sachan_table3_20m/bilm-from-BC5CDR-disease-refit",
+    **per_start(
+        "sachan20m-{start}-tl-disease-srcrefit",
+        "runs/sachan_table3_20m/{start}-from-BC5CDR-disease-refit",
         True,
     ),
     "sachan20m-lmb-tl-craft": ("runs/sachan_table3_20m/lmb-from-CRAFT-ggp", True),
     # The same 20 M-token recipes with Sachan's IOBES tags (§3.1) instead of IOB2
     # (benchmarks/results/sachan_bioes_20m.md), directly and with BC5CDR-disease first.
-    "sachan20m-bioes-random": ("runs/sachan_bioes_20m/random", True),
-    "sachan20m-bioes-lmf": ("runs/sachan_bioes_20m/lmf", True),
-    "sachan20m-bioes-lmb": ("runs/sachan_bioes_20m/lmb", True),
-    "sachan20m-bioes-bilm": ("runs/sachan_bioes_20m/bilm", True),
-    "sachan20m-bioes-random-tl-disease": (
-        "runs/sachan_bioes_20m/random-from-BC5CDR-disease",
+    **per_start("sachan20m-bioes-{start}", "runs/sachan_bioes_20m/{start}", True),
+    **per_start(
+        "sachan20m-bioes-{start}-tl-disease",
+        "runs/sachan_bioes_20m/{start}-from-BC5CDR-disease",
         True,
+        ("random", "lmb"),
     ),
-    "sachan20m-bioes-lmb-tl-disease": ("runs/sachan_bioes_20m/lmb-from-BC5CDR-disease", True),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
