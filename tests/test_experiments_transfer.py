@@ -57,6 +57,9 @@ def test_transfer_takes_tag_scheme_and_decoder_from_the_target(tmp_path: Path) -
                 update={
                     "tag_scheme": "BIOES",
                     "decoder": config.model.decoder.model_copy(update={"kind": "softmax"}),
+                    "encoder": config.model.encoder.model_copy(
+                        update={"hidden": config.model.encoder.hidden + 2}
+                    ),
                 }
             )
         }
@@ -67,4 +70,5 @@ def test_transfer_takes_tag_scheme_and_decoder_from_the_target(tmp_path: Path) -
     assert target.config.model.tag_scheme == "BIOES"
     assert target.config.model.decoder.kind == "softmax"
     assert target.tags["default"] == ["O", "B-Disease", "I-Disease", "E-Disease", "S-Disease"]
-    assert target.config.model.encoder == config.model.encoder
+    # the copied encoder keeps the source's size, whatever the target config asked for
+    assert target.config.model.encoder == config.model.encoder != target_config.model.encoder
