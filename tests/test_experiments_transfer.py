@@ -72,3 +72,28 @@ def test_transfer_takes_tag_scheme_and_decoder_from_the_target(tmp_path: Path) -
     assert target.tags["default"] == ["O", "B-Disease", "I-Disease", "E-Disease", "S-Disease"]
     # the copied encoder keeps the source's size, whatever the target config asked for
     assert target.config.model.encoder == config.model.encoder != target_config.model.encoder
+
+
+def test_transfer_weights_that_are_not_copied_start_from_the_training_seed(
+    tmp_path: Path,
+) -> None:
+    """Heads and target-only rows come from `training.seed`, not from whatever state the
+    process's random generator happens to be in, so a transfer run repeats across processes."""
+    source_docs = one_type_corpus("Gene", GENES, 8, 1)
+    config = small_config(epochs=1, num_threads=1)
+    Tagger.build(config, {"default": source_docs}).save(tmp_path / "src")
+    target_docs = {"diseases": one_type_corpus("Disease", DISEASES, 8, 2)}
+
+    def transferred(seed: int, generator_state: int) -> dict[str, torch.Tensor]:
+        torch.manual_seed(generator_state)
+        torch.rand(generator_state % 7 + 1)  # a different amount of earlier random draws
+        target_config = config.model_copy(
+            update={"training": config.training.model_copy(update={"seed": seed})}
+        )
+        return tagger_from_source(tmp_path / "src", target_config, target_docs).model.state_dict()
+
+    first, again, other_seed = transferred(5, 0), transferred(5, 123), transferred(6, 0)
+    assert first.keys() == again.keys()
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    heads = [k for k in first if k.startswith("heads.")]
+    assert heads and any(not torch.equal(first[k], other_seed[k]) for k in heads)

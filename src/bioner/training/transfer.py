@@ -44,7 +44,13 @@ def tagger_from_source(
     experiment: ExperimentConfig,
     training: Mapping[str, Sequence[Document]],
 ) -> Tagger:
-    """A new Tagger for `training`'s heads whose shared layers come from `source_path`."""
+    """A new Tagger for `training`'s heads whose shared layers come from `source_path`.
+
+    The weights that are not copied (decoder heads, rows for target-only words and
+    characters) start from `training.seed`, as in `Tagger.build`, so a transfer run repeats.
+    """
+    from bioner.training.seeding import seed_everything
+
     source = Tagger.load(source_path)
     model_config = source.config.model.model_copy(
         update={
@@ -68,6 +74,7 @@ def tagger_from_source(
         head: tag_set({s.label for d in documents for s in d.spans}, experiment.model.tag_scheme)
         for head, documents in training.items()
     }
+    seed_everything(experiment.training.seed)
     model = TaggerModel(experiment.model, len(words), len(chars), tags)
     target_state = model.state_dict()
     shared: dict[str, torch.Tensor] = {}
