@@ -113,6 +113,12 @@ FAMILIES = {
         True,
         ("random", "lmb"),
     ),
+    # BC2GM's 10-epoch IOBES runs peaked at epochs 8-10: LM_b again with Sachan's 50-epoch
+    # cap (patience 3) from a rebuilt BiLM and word2vec, and its refits on train + devel.
+    "sachan20m-bioes-lmb-e50": ("runs/sachan_bioes_20m_e50/lmb", True),
+    "sachan20m-bioes-lmb-e50-refit": ("runs/sachan_bioes_20m_e50/lmb-refit", False),
+    # IOBES LM_b on NCBI-disease again, from the rebuilt BiLM and word2vec (a reproduction).
+    "sachan20m-bioes-lmb-rebuilt": ("runs/sachan_bioes_20m_rebuilt/lmb", True),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
