@@ -119,6 +119,13 @@ FAMILIES = {
     "sachan20m-bioes-lmb-e50-refit": ("runs/sachan_bioes_20m_e50/lmb-refit", False),
     # IOBES LM_b on NCBI-disease again, from the rebuilt BiLM and word2vec (a reproduction).
     "sachan20m-bioes-lmb-rebuilt": ("runs/sachan_bioes_20m_rebuilt/lmb", True),
+    # LM_f and BiLM with BC5CDR-disease first, IOBES, from the same rebuilt resources.
+    **per_start(
+        "sachan20m-bioes-{start}-tl-disease-rebuilt",
+        "runs/sachan_bioes_20m_rebuilt/{start}-from-BC5CDR-disease",
+        True,
+        ("lmf", "bilm"),
+    ),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
