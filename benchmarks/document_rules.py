@@ -126,6 +126,11 @@ FAMILIES = {
         True,
         ("lmf", "bilm"),
     ),
+    # BiLM with a BC5CDR-disease train + devel source (`--source-refit`), rebuilt resources.
+    "sachan20m-bioes-bilm-tl-disease-srcrefit-rebuilt": (
+        "runs/sachan_bioes_20m_rebuilt/bilm-from-BC5CDR-disease-refit",
+        True,
+    ),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
