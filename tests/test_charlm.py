@@ -23,10 +23,12 @@ from bioner.pretraining.charlm import (
     bits_per_character,
     load_charlm,
     prepare_text,
+    read_text_splits,
     save_charlm,
     stream_ids,
     stream_rows,
     train_charlm,
+    write_text_splits,
 )
 
 
@@ -165,6 +167,41 @@ def test_resumed_training_is_bit_identical(tmp_path: Path) -> None:
         )
 
 
+def test_a_time_budget_stops_resumably_and_keeps_the_last_updates(tmp_path: Path) -> None:
+    splits = toy_splits(6_000)
+    settings = {"epochs": 2, "eval_every": 10}
+    # A budget that has run out after the first update: one update, validated, then stop.
+    first = train_charlm(
+        tiny_config(**settings, max_minutes=1e-9),
+        tmp_path / "lm",
+        show_progress=False,
+        splits=splits,
+    )
+    assert first["steps"] == 1 and not first["finished"] and first["best_step"] == 1
+    assert [r["step"] for r in first["history"]] == [1]
+    # The budget is per invocation and not part of the run's identity: resuming without it
+    # finishes the run.
+    rest = train_charlm(
+        tiny_config(**settings), tmp_path / "lm", resume=True, show_progress=False, splits=splits
+    )
+    assert rest["finished"] and rest["steps"] > 1
+
+
+def test_prepared_text_round_trips_and_damage_is_named(tmp_path: Path) -> None:
+    splits = toy_splits(5_000)
+    write_text_splits(splits, tmp_path / "text")
+    again = read_text_splits(tmp_path / "text")
+    assert (again.train, again.valid, again.test) == (splits.train, splits.valid, splits.test)
+    assert again.stats == json.loads(json.dumps(splits.stats))
+    (tmp_path / "text" / "valid.txt.xz").write_bytes(b"not xz")
+    with pytest.raises(BionerError, match=r"valid\.txt\.xz: not xz"):
+        read_text_splits(tmp_path / "text")
+    write_text_splits(splits, tmp_path / "text")
+    (tmp_path / "text" / "test.txt.xz").unlink()
+    with pytest.raises(BionerError, match=r"test\.txt\.xz: missing"):
+        read_text_splits(tmp_path / "text")
+
+
 def test_lm_file_round_trip_and_rejects_other_files(tmp_path: Path) -> None:
     chars = CharVocabulary("ab \n")
     lm = CharLM(CharLMSpec(num_chars=len(chars), hidden=5, direction="backward"))
@@ -203,3 +240,16 @@ def test_pretrain_charlm_command_trains_from_a_text_folder(tmp_path: Path) -> No
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert summary["direction"] == "backward" and summary["steps"] == 5
     assert load_charlm(tmp_path / "out").lm.spec.direction == "backward"
+    # --max-minutes bounds one invocation: a spent budget stops after one more update.
+    argv = [
+        str(tmp_path / "out"),
+        "--direction", "backward", "--sources", str(folder), "--hidden", "8",
+        "--embedding-dim", "4", "--seq-len", "16", "--batch", "4", "--max-chars", "3000",
+        "--heldout-chars", "1000", "--heldout-fraction", "0.1", "--max-steps", "50",
+        "--device", "cpu", "--threads", "1", "--quiet", "--raw", "--resume",
+        "--max-minutes", "1e-9",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert summary["steps"] == 6 and not summary["finished"]

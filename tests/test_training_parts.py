@@ -490,3 +490,25 @@ def test_config_extends_a_preset(tmp_path: Path) -> None:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+class _PackedWeights(torch.nn.Module):
+    """Parameters that are views of one flat buffer, as cuDNN packs an LSTM's on CUDA."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        flat = torch.arange(12, dtype=torch.float32)
+        self.first = torch.nn.Parameter(flat[:6].view(2, 3))
+        self.second = torch.nn.Parameter(flat[6:].view(3, 2))
+
+
+def test_checkpoint_of_weights_packed_in_one_buffer_round_trips(tmp_path: Path) -> None:
+    model = _PackedWeights()
+    assert model.first.untyped_storage().data_ptr() == model.second.untyped_storage().data_ptr()
+    save_checkpoint(tmp_path, model, None, {"epoch": 1})
+    fresh = _PackedWeights()
+    with torch.no_grad():
+        fresh.first.zero_()
+        fresh.second.zero_()
+    assert load_checkpoint(tmp_path, fresh, None) == {"epoch": 1}
+    assert torch.equal(fresh.first, model.first) and torch.equal(fresh.second, model.second)

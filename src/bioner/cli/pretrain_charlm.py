@@ -31,6 +31,9 @@ def charlm_command(
     batch: int = typer.Option(32, help="Parallel rows of the character stream."),
     epochs: int = typer.Option(1, help="Passes over the training text."),
     max_steps: int | None = typer.Option(None, help="Stop after N updates (resumable)."),
+    max_minutes: float | None = typer.Option(
+        None, help="Stop after this many minutes of training (resumable; e.g. a GPU lease)."
+    ),
     max_chars: int = typer.Option(2_000_000, help="Training characters to read."),
     heldout_chars: int = typer.Option(100_000, help="Characters per held-out split."),
     heldout_fraction: float = typer.Option(
@@ -64,6 +67,7 @@ def charlm_command(
             batch_size=batch,
             epochs=epochs,
             max_steps=max_steps,
+            max_minutes=max_minutes,
             max_chars=max_chars,
             heldout_chars=heldout_chars,
             heldout_fraction=heldout_fraction,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import lzma
 import math
 import os
 import tempfile
@@ -382,6 +383,35 @@ def prepare_text(
     return TextSplits(texts["train"], texts["valid"], texts["test"], stats)
 
 
+SPLIT_FILES = {"train": "train.txt.xz", "valid": "valid.txt.xz", "test": "test.txt.xz"}
+SPLIT_STATS = "stats.json"
+
+
+def write_text_splits(splits: TextSplits, folder: str | Path) -> None:
+    """Store prepared splits (xz text + stats.json), so the text can be read and tokenized on
+    one machine and an LM trained on another (a GPU lease) from exactly the same streams."""
+    out = Path(folder)
+    for name, file in SPLIT_FILES.items():
+        with atomic_write(out / file, binary=True) as stream:
+            stream.write(lzma.compress(getattr(splits, name).encode("utf-8"), preset=9))
+    _write_json(out / SPLIT_STATS, splits.stats)
+
+
+def read_text_splits(folder: str | Path) -> TextSplits:
+    """Splits stored by `write_text_splits`."""
+    path = Path(folder)
+    texts = {}
+    for name, file in SPLIT_FILES.items():
+        try:
+            texts[name] = lzma.decompress((path / file).read_bytes()).decode("utf-8")
+        except FileNotFoundError:
+            raise BionerError(f"{path / file}: missing (write it with write_text_splits)") from None
+        except (lzma.LZMAError, UnicodeDecodeError) as error:
+            raise BionerError(f"{path / file}: not xz-compressed UTF-8 text ({error})") from None
+    stats = _read_run_json(path / SPLIT_STATS)
+    return TextSplits(texts["train"], texts["valid"], texts["test"], stats)
+
+
 # ---------------------------------------------------------------- training
 class CharLMTrainingConfig(StrictModel):
     """Every setting of an LM training run (written to OUT/config.json, checked on resume)."""
@@ -395,6 +425,12 @@ class CharLMTrainingConfig(StrictModel):
     batch_size: int = Field(32, ge=1, description="Parallel rows of the character stream.")
     epochs: int = Field(1, ge=1, description="Passes over the training stream.")
     max_steps: int | None = Field(None, ge=1, description="Stop (resumably) after N updates.")
+    max_minutes: float | None = Field(
+        None,
+        gt=0.0,
+        description="Stop (resumably) after this many minutes of training in this invocation "
+        "(a time-limited GPU lease); the best-validation LM so far is kept.",
+    )
     max_chars: int = Field(2_000_000, ge=1000, description="Training characters to read.")
     heldout_chars: int = Field(100_000, ge=1000, description="Characters per held-out split.")
     heldout_fraction: float = Field(0.01, gt=0.0, lt=0.5)
@@ -430,7 +466,9 @@ class CharLMTrainingConfig(StrictModel):
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the original (not epochs/steps); a
         source folder named by another path to the same place is the same source."""
-        settings = self.model_dump(exclude={"epochs", "max_steps", "device", "num_threads"})
+        settings = self.model_dump(
+            exclude={"epochs", "max_steps", "max_minutes", "device", "num_threads"}
+        )
         settings["sources"] = [str(Path(source).resolve()) for source in self.sources]
         return settings
 
@@ -606,6 +644,11 @@ def train_charlm(
     def elapsed() -> float:
         return state["seconds"] + time.perf_counter() - clock
 
+    deadline = None if config.max_minutes is None else clock + 60.0 * config.max_minutes
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.perf_counter() >= deadline
+
     def checkpoint() -> None:
         save_checkpoint(checkpoints, state_module, optimizer, {**state, "seconds": elapsed()})
 
@@ -692,6 +735,11 @@ def train_charlm(
                 if config.max_steps is not None and state["step"] >= config.max_steps:
                     stopped = True
                     break
+                if out_of_time():  # validate the last updates, so the best LM is kept
+                    if not (config.eval_every and state["step"] % config.eval_every == 0):
+                        validate(running / running_n if running_n else None)
+                    stopped = True
+                    break
             progress.remove_task(task)
             if stopped:
                 break
@@ -727,6 +775,7 @@ def train_charlm(
         "train_seconds": elapsed(),
         "total_seconds": time.perf_counter() - started,
         "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "torch_threads": torch.get_num_threads(),
         "config": config.model_dump(),
         "history": metrics.read(),

@@ -7,7 +7,7 @@ safetensors files, everything else to JSON.
 
 Layout of `<directory>/<tag>/` (tag "last" or "best"):
 
-    model.safetensors        model parameters and buffers (`safetensors.torch.save_model`)
+    model.safetensors        model parameters and buffers, each copied to the CPU on its own
     optimizer.safetensors    every tensor of `optimizer.state_dict()`
     optimizer.json           the rest of it, tensors replaced by {"__tensor__": name}
     rng.safetensors          torch CPU (and CUDA) generator states
@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors.torch import load_file, save_file
 
 from bioner.errors import BionerError
 
@@ -186,6 +186,13 @@ def checkpoint_exists(directory: PathLike, tag: Tag = "last") -> bool:
 
 
 # ---------------------------------------------------------------- save / load
+def _model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state as independent CPU tensors. On CUDA, cuDNN packs an LSTM's weights
+    into one flat buffer of which each parameter is a view; safetensors refuses such shared
+    storage (`save_model` does too), so every tensor is copied out on its own."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
 def save_checkpoint(
     directory: PathLike,
     model: torch.nn.Module,
@@ -212,7 +219,7 @@ def save_checkpoint(
     temp = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=".tmp", dir=root))
     try:
         os.chmod(temp, _DIR_MODE)
-        save_model(model, str(temp / MODEL_FILE))
+        save_file(_model_tensors(model), str(temp / MODEL_FILE))
         if optimizer is not None:
             tensors: dict[str, torch.Tensor] = {}
             plain = _externalize(optimizer.state_dict(), tensors, "optimizer")
@@ -269,7 +276,7 @@ def load_checkpoint(
             f"(this bioner reads version {VERSION})"
         )
     try:
-        load_model(model, str(folder / MODEL_FILE), strict=True)
+        model.load_state_dict(load_file(str(folder / MODEL_FILE)), strict=True)
     except (RuntimeError, SafetensorError, OSError) as error:
         raise BionerError(f"{folder}: weights do not fit this model ({error})") from error
     if optimizer is not None:
