@@ -137,6 +137,8 @@ FAMILIES = {
     # The same recipe with the medium character LMs (hidden 512, benchmarks/charlm_medium.py).
     "bionerflair-medium": ("runs/pretraining_ablation/bionerflair-medium", True),
     "bionerflair-medium-refit": ("runs/pretraining_ablation/bionerflair-medium-refit", False),
+    # The same recipe with the GPU-trained character LMs (hidden 1024, charlm_large.md).
+    "bionerflair-large": ("runs/pretraining_ablation/bionerflair-large", True),
 }
 CONFIGS = [
     "none",
