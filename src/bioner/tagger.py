@@ -38,6 +38,7 @@ from bioner.models.embeddings.word_vectors import (
 )
 from bioner.models.tagger import DEFAULT_HEAD, TaggerModel
 from bioner.postprocessing import apply_rule_sets, check_rule_sets, rules_for_head, split_entry
+from bioner.training.checkpoints import cpu_state_dict
 
 FILES = ("config.json", "vocab.json", "weights.safetensors", "meta.json")
 
@@ -318,8 +319,7 @@ class Tagger:
             if contextual is not None:  # the LMs' characters: loading needs no LM files
                 vocab["contextual"] = contextual.specs()
             (staging / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
-            state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-            save_file(state, str(staging / "weights.safetensors"))
+            save_file(cpu_state_dict(self.model), str(staging / "weights.safetensors"))
             meta = {**self.meta, "bioner_version": __version__, "format": 1}
             (staging / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
             if target.exists():

@@ -50,7 +50,12 @@ from bioner.pretraining.text_source import (
     resolve_source,
 )
 from bioner.text import Tokenizer
-from bioner.training.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
+from bioner.training.checkpoints import (
+    checkpoint_exists,
+    cpu_state_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
 from bioner.training.config import format_validation_error
 from bioner.training.metrics_log import MetricsLog
 from bioner.training.seeding import configure_threads, seed_everything, select_device
@@ -184,7 +189,7 @@ def save_charlm(
         "chars": json.dumps(chars.to_json(), ensure_ascii=False),
         "info": json.dumps(info or {}, ensure_ascii=False),
     }
-    state = {k: v.detach().cpu().contiguous() for k, v in lm.state_dict().items()}
+    state = cpu_state_dict(lm)
     target.parent.mkdir(parents=True, exist_ok=True)
     # safetensors writes by path, so the temp-file-and-rename is done here, not by atomic_write.
     handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -649,6 +654,10 @@ def train_charlm(
     def out_of_time() -> bool:
         return deadline is not None and time.perf_counter() >= deadline
 
+    def validated_here() -> bool:
+        """Whether this step is an `eval_every` validation step."""
+        return bool(config.eval_every) and state["step"] % config.eval_every == 0
+
     def checkpoint() -> None:
         save_checkpoint(checkpoints, state_module, optimizer, {**state, "seconds": elapsed()})
 
@@ -726,7 +735,7 @@ def train_charlm(
                     )
                 running, running_n = running + value, running_n + 1
                 progress.update(task, advance=1, info=f"bpc {value / math.log(2):.3f}")
-                if config.eval_every and state["step"] % config.eval_every == 0:
+                if validated_here():
                     validate(running / running_n)
                     running, running_n = 0.0, 0
                     lm.train()
@@ -736,14 +745,14 @@ def train_charlm(
                     stopped = True
                     break
                 if out_of_time():  # validate the last updates, so the best LM is kept
-                    if not (config.eval_every and state["step"] % config.eval_every == 0):
+                    if not validated_here():
                         validate(running / running_n if running_n else None)
                     stopped = True
                     break
             progress.remove_task(task)
             if stopped:
                 break
-            if not (config.eval_every and state["step"] % config.eval_every == 0):
+            if not validated_here():
                 validate(running / running_n if running_n else None)
                 running, running_n = 0.0, 0
                 lm.train()

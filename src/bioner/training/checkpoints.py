@@ -186,10 +186,11 @@ def checkpoint_exists(directory: PathLike, tag: Tag = "last") -> bool:
 
 
 # ---------------------------------------------------------------- save / load
-def _model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The model's state as independent CPU tensors. On CUDA, cuDNN packs an LSTM's weights
-    into one flat buffer of which each parameter is a view; safetensors refuses such shared
-    storage (`save_model` does too), so every tensor is copied out on its own."""
+def cpu_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state as independent CPU tensors, ready for safetensors' `save_file`.
+    On CUDA, cuDNN packs an LSTM's weights into one flat buffer of which each parameter is a
+    view; safetensors refuses such shared storage (`save_model` does too), so every tensor is
+    copied out on its own. Every safetensors writer of model weights goes through here."""
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
 
 
@@ -219,7 +220,7 @@ def save_checkpoint(
     temp = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=".tmp", dir=root))
     try:
         os.chmod(temp, _DIR_MODE)
-        save_file(_model_tensors(model), str(temp / MODEL_FILE))
+        save_file(cpu_state_dict(model), str(temp / MODEL_FILE))
         if optimizer is not None:
             tensors: dict[str, torch.Tensor] = {}
             plain = _externalize(optimizer.state_dict(), tensors, "optimizer")
