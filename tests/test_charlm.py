@@ -4,6 +4,7 @@ bit-identical resume, LM files, the backward stream, and the `pretrain charlm` c
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 import math
 from pathlib import Path
@@ -253,3 +254,57 @@ def test_pretrain_charlm_command_trains_from_a_text_folder(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert summary["steps"] == 6 and not summary["finished"]
+
+
+def test_pretrain_charlm_prepares_text_once_and_trains_from_it(tmp_path: Path) -> None:
+    cli_app = importlib.import_module("bioner.cli.app")  # the package re-exports `app`
+
+    cli_app._register_commands()
+    app = cli_app.app
+
+    def refused(result, message: str) -> bool:
+        """A clear BionerError naming the problem (the entry point prints it, exit 2)."""
+        return isinstance(result.exception, BionerError) and message in str(result.exception)
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    with gzip.open(folder / "docs.txt.gz", "wt", encoding="utf-8") as stream:
+        stream.writelines(line + "\n" for line in toy_documents(400))
+    budget = ["--max-chars", "3000", "--heldout-chars", "1000", "--heldout-fraction", "0.1"]
+    prepare = ["pretrain", "charlm", str(tmp_path / "text"), "--prepare", "--sources",
+               str(folder), *budget]  # fmt: skip
+    result = CliRunner().invoke(app, prepare)
+    assert result.exit_code == 0, result.output
+    stored = read_text_splits(tmp_path / "text")
+    assert 0 < stored.stats["train_chars"] <= 3000 and stored.valid and stored.test
+    # Preparing into the same folder again would overwrite it: refused, nothing touched.
+    before = (tmp_path / "text" / "train.txt.xz").read_bytes()
+    result = CliRunner().invoke(app, prepare)
+    assert refused(result, "holds prepared text already")
+    assert (tmp_path / "text" / "train.txt.xz").read_bytes() == before
+
+    train = ["pretrain", "charlm", str(tmp_path / "lm"), "--text", str(tmp_path / "text"),
+             "--hidden", "8", "--embedding-dim", "4", "--seq-len", "16", "--batch", "4",
+             "--max-steps", "3", "--device", "cpu", "--threads", "1", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(app, train)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "lm" / "metrics.json").read_text())
+    assert summary["steps"] == 3
+    assert summary["data"]["train_chars"] == stored.stats["train_chars"]
+    saved = json.loads((tmp_path / "lm" / "config.json").read_text())
+    assert saved["prepared_text"] == str(tmp_path / "text") and saved["sources"] == []
+
+    # The prepared text is part of the run's identity: resuming from other text is refused.
+    other = ["pretrain", "charlm", str(tmp_path / "other"), "--prepare", "--sources",
+             str(folder), "--max-chars", "2000", "--heldout-chars", "1000",
+             "--heldout-fraction", "0.1"]  # fmt: skip
+    assert CliRunner().invoke(app, other).exit_code == 0
+    resumed = [*train[:4], str(tmp_path / "other"), *train[5:], "--resume"]
+    result = CliRunner().invoke(app, resumed)
+    assert refused(result, "prepared_text")
+
+    fresh = [*train[:2], str(tmp_path / "lm2"), *train[3:4], str(tmp_path / "nowhere")]
+    result = CliRunner().invoke(app, [*fresh, *train[5:]])
+    assert refused(result, "train.txt.xz: missing")
+    result = CliRunner().invoke(app, [*train, "--sources", str(folder)])
+    assert refused(result, "without --prepare/--sources")

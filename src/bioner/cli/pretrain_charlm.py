@@ -48,14 +48,32 @@ def charlm_command(
     seed: int = typer.Option(42),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     threads: int | None = typer.Option(None, help="torch CPU threads."),
+    prepare: bool = typer.Option(
+        False,
+        "--prepare",
+        help="Only read and tokenize the sources into OUTPUT (xz text + stats.json), so an LM "
+        "can train on exactly that text elsewhere, e.g. on a GPU machine without the data.",
+    ),
+    text: Path | None = typer.Option(
+        None, help="Train on text written by --prepare instead of reading --sources."
+    ),
     resume: bool = typer.Option(False, help="Continue the run in OUTPUT from its checkpoint."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Train a character-level LSTM LM; writes OUTPUT/metrics.json with held-out BPC."""
-    from bioner.pretraining.charlm import CharLMTrainingConfig, train_charlm
+    from bioner.pretraining.charlm import (
+        SPLIT_FILES,
+        SPLIT_STATS,
+        CharLMTrainingConfig,
+        read_training_text,
+        train_charlm,
+        write_text_splits,
+    )
     from bioner.training.config import format_validation_error
 
-    if not sources:
+    if text is not None and (prepare or sources):
+        raise BionerError("--text trains on prepared text: give it without --prepare/--sources")
+    if not sources and text is None:
         sources = _default_cased_sources()
     try:
         config = CharLMTrainingConfig(
@@ -81,12 +99,26 @@ def charlm_command(
             device=device,
             num_threads=threads,
             sources=sources,
+            prepared_text=None if text is None else str(text),
         )
     except ValidationError as error:
         raise BionerError(
             format_validation_error(error, "pretrain charlm", model=CharLMTrainingConfig)
         ) from None
-    console.print(f"{direction} character LM ← {', '.join(sources)} → {output}")
+    if prepare:
+        taken = [output / name for name in (*SPLIT_FILES.values(), SPLIT_STATS)]
+        if any(path.exists() for path in taken):
+            raise BionerError(f"{output} holds prepared text already; choose another folder")
+        console.print(f"reading {', '.join(sources)} → {output}")
+        splits = read_training_text(config)
+        write_text_splits(splits, output)
+        stats = splits.stats
+        console.print(
+            f"{stats['train_chars']:,} training characters, {stats['valid_chars']:,} + "
+            f"{stats['test_chars']:,} held out → {output}; train with --text {output}"
+        )
+        return
+    console.print(f"{direction} character LM ← {text or ', '.join(sources)} → {output}")
     summary = train_charlm(
         config,
         output,

@@ -410,7 +410,10 @@ def read_text_splits(folder: str | Path) -> TextSplits:
         try:
             texts[name] = lzma.decompress((path / file).read_bytes()).decode("utf-8")
         except FileNotFoundError:
-            raise BionerError(f"{path / file}: missing (write it with write_text_splits)") from None
+            raise BionerError(
+                f"{path / file}: missing (prepare the text with `bioner pretrain charlm "
+                f"{path} --prepare`)"
+            ) from None
         except (lzma.LZMAError, UnicodeDecodeError) as error:
             raise BionerError(f"{path / file}: not xz-compressed UTF-8 text ({error})") from None
     stats = _read_run_json(path / SPLIT_STATS)
@@ -445,6 +448,12 @@ class CharLMTrainingConfig(StrictModel):
         description="Folders: unlabeled *.txt.gz (one document per line) or corpus folders "
         "(their training split only).",
     )
+    prepared_text: str | None = Field(
+        None,
+        description="Folder written by `write_text_splits` (`pretrain charlm --prepare`): "
+        "train on exactly that text instead of reading `sources` (whose budget and held-out "
+        "settings are then the ones it was prepared with).",
+    )
     tokenized: bool = Field(
         True,
         description="Train on tokens joined by single spaces, the form in which the tagger "
@@ -475,6 +484,8 @@ class CharLMTrainingConfig(StrictModel):
             exclude={"epochs", "max_steps", "max_minutes", "device", "num_threads"}
         )
         settings["sources"] = [str(Path(source).resolve()) for source in self.sources]
+        if self.prepared_text is not None:
+            settings["prepared_text"] = str(Path(self.prepared_text).resolve())
         return settings
 
 
@@ -527,7 +538,10 @@ def bits_per_character(lm: CharLM, data: Tensor, seq_len: int) -> float:
     return total / count / math.log(2)
 
 
-def _read_sources(config: CharLMTrainingConfig) -> TextSplits:
+def read_training_text(config: CharLMTrainingConfig) -> TextSplits:
+    """The splits a run trains on: its prepared text, or its sources read and tokenized."""
+    if config.prepared_text is not None:
+        return read_text_splits(config.prepared_text)
     if not config.sources:
         raise BionerError("no text sources: give at least one folder")
     sources = [source_documents(spec, tokenized=config.tokenized) for spec in config.sources]
@@ -555,7 +569,7 @@ def train_charlm(
     splits: TextSplits | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) an LM into `output`; returns the summary also written to
-    OUT/metrics.json. `splits` replaces reading `config.sources` (tests, benchmarks).
+    OUT/metrics.json. `splits` replaces reading the config's text (tests, benchmarks).
 
     OUT holds config.json, chars.json, checkpoints/last (resumable), metrics.jsonl (one line
     per validation), metrics.json (summary) and lm.safetensors (the best-validation LM).
@@ -591,7 +605,7 @@ def train_charlm(
     device = select_device(config.device)
     started = time.perf_counter()
     if splits is None:
-        splits = _read_sources(config)
+        splits = read_training_text(config)
     if resuming:
         chars = CharVocabulary.from_json(_read_run_json(chars_path))
     else:
@@ -825,8 +839,11 @@ __all__ = [
     "bits_per_character",
     "load_charlm",
     "prepare_text",
+    "read_text_splits",
+    "read_training_text",
     "resolve_charlm_path",
     "save_charlm",
     "source_documents",
     "train_charlm",
+    "write_text_splits",
 ]
