@@ -126,6 +126,12 @@ FAMILIES = {
         True,
         ("lmf", "bilm"),
     ),
+    # Sachan's final training: the BiLM family above, the same BC5CDR-disease source models,
+    # then NCBI-disease train + devel for the epoch count each seed chose on devel.
+    "sachan20m-bioes-bilm-tl-disease-rebuilt-refit": (
+        "runs/sachan_bioes_20m_rebuilt/bilm-refit-from-BC5CDR-disease",
+        False,
+    ),
     # BiLM with a BC5CDR-disease train + devel source (`--source-refit`), rebuilt resources.
     "sachan20m-bioes-bilm-tl-disease-srcrefit-rebuilt": (
         "runs/sachan_bioes_20m_rebuilt/bilm-from-BC5CDR-disease-refit",

@@ -33,7 +33,10 @@ that start through its SOURCE model (BiLM → SOURCE → TARGET). With `--source
 model is that cell's refit instead (`<runs>/<variant>-refit/SOURCE/seed<k>`: SOURCE's train +
 devel for the epoch count its cell chose on devel), so the transferred model has seen twice the
 SOURCE data; TARGET still chooses its epoch on its own devel. Such rows are named
-`<variant>-from-SOURCE-refit`.
+`<variant>-from-SOURCE-refit`. `--refit v` works with `--transfer` too (Sachan's final
+training on train + devel): row `v-refit-from-SOURCE` starts from the same SOURCE model as
+row `v-from-SOURCE` and trains on TARGET's train + devel for the epoch count that row's cell
+chose on devel.
 
 Every cell (variant × corpus × seed) is one subprocess writing `<runs>/<variant>/<corpus>/
 seed<k>/summary.json`; finished cells are skipped and an interrupted cell is resumed with
@@ -64,6 +67,11 @@ CORPORA = ["NCBI-disease", "BC5CDR-chem", "BC5CDR-disease", "BC2GM", "JNLPBA"]
 SOURCE_REFIT_NOTE = (
     " A `-from-SOURCE-refit` row is not a refit: it starts from SOURCE's refit model "
     "(`--source-refit`) and chooses its epoch on its own devel."
+)
+
+TARGET_REFIT_NOTE = (
+    " A `-refit-from-SOURCE` row is the refit of row `-from-SOURCE`: the same SOURCE models, "
+    "then the target's train + devel for the epoch count that row chose on devel."
 )
 
 
@@ -101,8 +109,6 @@ def variants(args: argparse.Namespace) -> dict[str, list[str]]:
         if source not in table:
             sys.exit(f"--refit {source}: no such variant here (known: {', '.join(table)})")
         table[f"{source}-refit"] = [*table[source], "--no-dev"]
-    if args.only:
-        table = {name: argv for name, argv in table.items() if name in args.only}
     return table
 
 
@@ -112,7 +118,7 @@ def refit_epochs(cells: list[dict], source: str, corpus: str, seed: int) -> int:
         key = (cell["variant"], cell["corpus"], cell["seed"])
         if key == (source, corpus, seed) and cell.get("best_epoch"):
             return int(cell["best_epoch"])
-    sys.exit(f"{source}-refit on {corpus} seed {seed}: run the {source} cell first")
+    sys.exit(f"the refit of {source} on {corpus} seed {seed}: run the {source} cell first")
 
 
 def transferred(argv: list[str], source_model: Path) -> list[str]:
@@ -148,6 +154,11 @@ def row_name(args: argparse.Namespace, variant: str, corpus: str) -> str:
     if not source:
         return variant
     return f"{variant}-from-{source}" + ("-refit" if args.source_refit else "")
+
+
+def refit_base(variant: str) -> str | None:
+    """`bilm-refit` → `bilm`: the variant whose devel-chosen epochs a refit trains for."""
+    return variant.removesuffix("-refit") if variant.endswith("-refit") else None
 
 
 def is_source_refit_row(variant: str) -> bool:
@@ -291,7 +302,8 @@ def write_results(
         "Best epoch chosen on devel; one row per variant, each made by the command listed "
         "under the table. A `-refit` row trains its source row's recipe on train + devel for "
         "the epoch count the source chose on devel and keeps the last epoch."
-        + (SOURCE_REFIT_NOTE if any(is_source_refit_row(v) for v in variant_order) else ""),
+        + (SOURCE_REFIT_NOTE if any(is_source_refit_row(v) for v in variant_order) else "")
+        + (TARGET_REFIT_NOTE if any("-refit-from-" in v for v in variant_order) else ""),
         "",
         "| variant | seeds | " + " | ".join(corpora) + " |",
         "|---|---|" + "---|" * len(corpora),
@@ -384,9 +396,8 @@ def main() -> None:
     args.transfer = transfers
     if args.source_refit and not transfers:
         sys.exit("--source-refit: only with --transfer TARGET=SOURCE")
-    table = variants(args)
-    if transfers and any(variant.endswith("-refit") for variant in table):
-        sys.exit("--transfer and --refit: run them as separate commands")
+    every_variant = variants(args)
+    table = {n: argv for n, argv in every_variant.items() if not args.only or n in args.only}
     previous = previous_results(args.results / f"{args.name}.json")
     commands: dict[str, Any] = previous["commands"]  # variant → command(s) that made it
     planned = dict.fromkeys(row_name(args, v, c) for v in table for c in args.corpora)
@@ -410,20 +421,24 @@ def main() -> None:
         source_corpus = args.transfer.get(corpus)
         for variant, argv in table.items():
             row = row_name(args, variant, corpus)
+            base = refit_base(variant)
+            # a refit starts from the same SOURCE model as the row whose epochs it trains for
+            source_variant = base or variant
             if source_corpus:
                 rows[row] = transferred(
-                    argv, source_dir(args, variant, source_corpus, "<k>") / "model"
+                    argv, source_dir(args, source_variant, source_corpus, "<k>") / "model"
                 )
             for seed in args.seeds:
                 run_dir = args.runs / row / corpus / f"seed{seed}"
                 seeded = [*argv, "--set", f"training.seed={seed}"]
                 final: tuple[str, ...] = ()
-                if variant.endswith("-refit"):
-                    source = variant.removesuffix("-refit")
-                    epochs = refit_epochs(kept + cells, source, corpus, seed)
+                if base:
+                    chosen_by = row_name(args, base, corpus)
+                    epochs = refit_epochs(kept + cells, chosen_by, corpus, seed)
                     final = ("--set", f"training.epochs={epochs}")
                 if source_corpus:
-                    model_dir = source_model(args, variant, seeded, source_corpus, seed)
+                    source_argv = [*every_variant[source_variant], "--set", f"training.seed={seed}"]
+                    model_dir = source_model(args, source_variant, source_argv, source_corpus, seed)
                     seeded = transferred(seeded, model_dir / "model")
                 summary = run_cell(args, seeded, corpus, run_dir, final)
                 cells.append(cell_record(row, corpus, seed, summary))
