@@ -145,6 +145,11 @@ FAMILIES = {
     "bionerflair-medium-refit": ("runs/pretraining_ablation/bionerflair-medium-refit", False),
     # The same recipe with the GPU-trained character LMs (hidden 1024, charlm_large.md).
     "bionerflair-large": ("runs/pretraining_ablation/bionerflair-large", True),
+    # That recipe trained on BC5CDR-disease first, then on NCBI-disease (`--transfer`).
+    "bionerflair-large-tl-disease": (
+        "runs/pretraining_ablation/bionerflair-large-from-BC5CDR-disease",
+        True,
+    ),
 }
 CONFIGS = [
     "none",
