@@ -156,9 +156,11 @@ def row_name(args: argparse.Namespace, variant: str, corpus: str) -> str:
     return f"{variant}-from-{source}" + ("-refit" if args.source_refit else "")
 
 
-def refit_base(variant: str) -> str | None:
-    """`bilm-refit` → `bilm`: the variant whose devel-chosen epochs a refit trains for."""
-    return variant.removesuffix("-refit") if variant.endswith("-refit") else None
+def refit_base(variant: str, known: dict[str, list[str]]) -> str | None:
+    """`bilm-refit` → `bilm`: the variant whose devel-chosen epochs a refit trains for (None
+    for a variant that is not a `--refit` one, e.g. a preset whose own name ends in -refit)."""
+    base = variant.removesuffix("-refit")
+    return base if variant.endswith("-refit") and base in known else None
 
 
 def is_source_refit_row(variant: str) -> bool:
@@ -421,7 +423,7 @@ def main() -> None:
         source_corpus = args.transfer.get(corpus)
         for variant, argv in table.items():
             row = row_name(args, variant, corpus)
-            base = refit_base(variant)
+            base = refit_base(variant, every_variant)
             # a refit starts from the same SOURCE model as the row whose epochs it trains for
             source_variant = base or variant
             if source_corpus:
