@@ -38,6 +38,12 @@ training on train + devel): row `v-refit-from-SOURCE` starts from the same SOURC
 row `v-from-SOURCE` and trains on TARGET's train + devel for the epoch count that row's cell
 chose on devel.
 
+`--source-set KEY=VALUE ...` overrides the SOURCE cells' config only (after `--set`), e.g. fewer
+epochs on a large silver SOURCE.
+
+`--corpus-path NAME=FOLDER` adds a corpus folder outside `--corpora-dir` under NAME, e.g. a
+silver corpus made by benchmarks/silver_corpus.py as a `--transfer` SOURCE.
+
 Every cell (variant × corpus × seed) is one subprocess writing `<runs>/<variant>/<corpus>/
 seed<k>/summary.json`; finished cells are skipped and an interrupted cell is resumed with
 `--resume`, so the command can simply be run again. After every cell the results JSON and
@@ -135,15 +141,20 @@ def transferred(argv: list[str], source_model: Path) -> list[str]:
     return [*kept, "--init-from", str(source_model)]
 
 
+def corpus_folder(args: argparse.Namespace, corpus: str) -> Path:
+    """A corpus's folder: its `--corpus-path NAME=PATH`, else `--corpora-dir/NAME`."""
+    return args.corpus_path.get(corpus) or args.corpora_dir / corpus
+
+
 def corpus_pairs(args: argparse.Namespace, option: str, form: str) -> list[tuple[str, str]]:
-    """`--option TARGET=OTHER` values as pairs; OTHER must be a corpus folder of --corpora-dir."""
+    """`--option TARGET=OTHER` values as pairs; OTHER must name a corpus folder."""
     pairs = []
     for spec in getattr(args, option.removeprefix("--")):
         target, _, other = spec.partition("=")
         if not target or not other:
             sys.exit(f"{option} wants {form}, got {spec!r}")
-        if not (args.corpora_dir / other).is_dir():
-            sys.exit(f"{option} {spec}: no corpus folder {args.corpora_dir / other}")
+        if not corpus_folder(args, other).is_dir():
+            sys.exit(f"{option} {spec}: no corpus folder {corpus_folder(args, other)}")
         pairs.append((target, other))
     return pairs
 
@@ -179,11 +190,12 @@ def source_model(
 ) -> Path:
     """The SOURCE model's run directory for a transfer (trained or refit here if missing)."""
     cell_dir = args.runs / variant / source_corpus / f"seed{seed}"
-    summary = run_cell(args, argv, source_corpus, cell_dir)
+    source_sets = tuple(item for value in args.source_set for item in ("--set", value))
+    summary = run_cell(args, argv, source_corpus, cell_dir, source_sets)
     model_dir = source_dir(args, variant, source_corpus, str(seed))
     if args.source_refit:
         epochs = ("--set", f"training.epochs={summary['best_epoch']}")
-        run_cell(args, [*argv, "--no-dev"], source_corpus, model_dir, epochs)
+        run_cell(args, [*argv, "--no-dev"], source_corpus, model_dir, (*source_sets, *epochs))
     return model_dir
 
 
@@ -200,7 +212,7 @@ def run_cell(
         return json.loads(summary.read_text())
     partners: list[str] = []
     for partner in args.partner.get(corpus, []):
-        partners += ["--corpus", str(args.corpora_dir / partner)]
+        partners += ["--corpus", str(corpus_folder(args, partner))]
     if partners:  # the target corpus's head alone chooses the epoch
         partners += ["--set", f'training.selection_heads=["{corpus}"]']
     command = [
@@ -210,7 +222,7 @@ def run_cell(
         "train",
         *argv,
         "--corpus",
-        str(args.corpora_dir / corpus),
+        str(corpus_folder(args, corpus)),
         *partners,
         "--output",
         str(run_dir),
@@ -360,6 +372,12 @@ def main() -> None:
     parser.add_argument("--corpora", nargs="*", default=CORPORA)
     parser.add_argument("--corpora-dir", type=Path, default=SHARED / "corpora")
     parser.add_argument(
+        "--corpus-path",
+        nargs="*",
+        default=[],
+        help="NAME=FOLDER: a corpus outside --corpora-dir (e.g. a silver corpus)",
+    )
+    parser.add_argument(
         "--partner",
         nargs="*",
         default=[],
@@ -376,6 +394,12 @@ def main() -> None:
         action="store_true",
         help="--transfer from the SOURCE cell's refit on train + devel",
     )
+    parser.add_argument(
+        "--source-set",
+        nargs="*",
+        default=[],
+        help="overrides for --transfer SOURCE cells only, after --set (e.g. training.epochs=2)",
+    )
     parser.add_argument("--seeds", nargs="*", type=int, default=[1])
     parser.add_argument("--set", nargs="*", default=[], help="overrides for every run")
     parser.add_argument("--threads", type=int, default=1)
@@ -386,6 +410,13 @@ def main() -> None:
         "--reference", nargs="*", default=[], help="NAME=bench_train_corpora results JSON"
     )
     args = parser.parse_args()
+    paths: dict[str, Path] = {}
+    for spec in args.corpus_path:
+        name, _, folder = spec.partition("=")
+        if not name or not folder:
+            sys.exit(f"--corpus-path wants NAME=FOLDER, got {spec!r}")
+        paths[name] = Path(folder)
+    args.corpus_path = paths
     partners: dict[str, list[str]] = {}
     for target, partner in corpus_pairs(args, "--partner", "TARGET=PARTNER"):
         partners.setdefault(target, []).append(partner)
