@@ -153,8 +153,9 @@ def corpus_pairs(args: argparse.Namespace, option: str, form: str) -> list[tuple
         target, _, other = spec.partition("=")
         if not target or not other:
             sys.exit(f"{option} wants {form}, got {spec!r}")
-        if not corpus_folder(args, other).is_dir():
-            sys.exit(f"{option} {spec}: no corpus folder {corpus_folder(args, other)}")
+        folder = corpus_folder(args, other)
+        if not folder.is_dir():
+            sys.exit(f"{option} {spec}: no corpus folder {folder}")
         pairs.append((target, other))
     return pairs
 

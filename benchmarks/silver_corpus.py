@@ -3,7 +3,8 @@
 Saber (§2.4, §2.7) first trains on the CALBC silver-standard corpus, a machine-annotated
 corpus, and then on the gold one. CALBC is not available here (../shared/corpora/README.md,
 "Missing"), so this builds the project's own silver corpus from the unlabeled text: documents
-of `--sources` (one per line, gzip; ../shared/unlabeled is filtered against every corpus's
+of the `--sources` folders (`*.txt.gz`, one per line, read as `bioner pretrain --sources`
+reads them; ../shared/unlabeled is filtered against every corpus's
 devel and test text), every `--every`-th one kept, tagged by `bioner predict` with a strict
 majority vote of the `--model` taggers (each trained on a gold training split), written as a
 corpus folder (`train.tsv`, `devel.tsv`: every `--devel-every`-th kept document) that
@@ -13,8 +14,7 @@ read. The devel split is silver too: it only chooses the source model's epoch.
 Reproduce (the NCBI-disease silver corpus of docs/pretraining.md, "A silver corpus"):
 
     .venv/bin/python benchmarks/silver_corpus.py runs/silver/NCBI-silver \\
-        --sources ../shared/unlabeled/OHSUMED/abstracts.txt.gz \\
-                  ../shared/unlabeled/MedicalAbstractsTC/abstracts.txt.gz \\
+        --sources ../shared/unlabeled/OHSUMED ../shared/unlabeled/MedicalAbstractsTC \\
         --every 3 --model runs/sachan_full_bilm/bilm/NCBI-disease/seed1/model \\
         runs/sachan_full_bilm/bilm/NCBI-disease/seed2/model \\
         runs/sachan_full_bilm/random/NCBI-disease/seed1/model \\
@@ -24,7 +24,6 @@ Reproduce (the NCBI-disease silver corpus of docs/pretraining.md, "A silver corp
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -34,21 +33,20 @@ import time
 from pathlib import Path
 
 from bioner.data.atomic import atomic_write
+from bioner.data.formats.conll import count_conll
+from bioner.errors import BionerError
+from bioner.pretraining.text_source import UnlabeledSource
 
 
-def sampled_documents(sources: list[Path], every: int) -> list[dict[str, str]]:
+def sampled_documents(sources: list[UnlabeledSource], every: int) -> list[dict[str, str]]:
     """Every `every`-th non-empty document of the sources, read in the order given."""
     documents: list[dict[str, str]] = []
     position = 0
     for source in sources:
-        with gzip.open(source, "rt", encoding="utf-8") as stream:
-            for line_number, line in enumerate(stream, start=1):
-                text = line.rstrip("\n")
-                if not text.strip():
-                    continue
-                if position % every == 0:
-                    documents.append({"id": f"{source.parent.name}:{line_number}", "text": text})
-                position += 1
+        for index, text in enumerate(source.lines(), start=1):
+            if position % every == 0:
+                documents.append({"id": f"{source.name}:{index}", "text": text})
+            position += 1
     return documents
 
 
@@ -79,7 +77,9 @@ def predict(documents: list[dict[str, str]], models: list[str], jobs: int, work:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path, help="corpus folder to create")
-    parser.add_argument("--sources", nargs="+", type=Path, required=True)
+    parser.add_argument(
+        "--sources", nargs="+", type=Path, required=True, help="folders of *.txt.gz documents"
+    )
     parser.add_argument("--model", nargs="+", required=True, help="teacher tagger(s); they vote")
     parser.add_argument("--every", type=int, default=1, help="keep every N-th document")
     parser.add_argument("--devel-every", type=int, default=20, help="every N-th kept → devel")
@@ -87,19 +87,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.output.exists():
         sys.exit(f"{args.output} exists; choose a new folder")
-    for source in args.sources:
-        if not source.is_file():
-            sys.exit(f"--sources: no file {source}")
     started = time.perf_counter()
-    documents = sampled_documents(args.sources, args.every)
-    splits = {
-        "train": [
-            d for i, d in enumerate(documents) if i % args.devel_every != args.devel_every - 1
-        ],
-        "devel": [
-            d for i, d in enumerate(documents) if i % args.devel_every == args.devel_every - 1
-        ],
-    }
+    try:
+        documents = sampled_documents([UnlabeledSource(s) for s in args.sources], args.every)
+    except BionerError as error:
+        sys.exit(f"--sources: {error}")
+    splits: dict[str, list[dict[str, str]]] = {"train": [], "devel": []}
+    for index, document in enumerate(documents):
+        held_out = index % args.devel_every == args.devel_every - 1
+        splits["devel" if held_out else "train"].append(document)
     args.output.mkdir(parents=True)
     record: dict = {
         "command": "python " + " ".join(sys.argv),
@@ -111,12 +107,10 @@ def main() -> None:
         for split, chosen in splits.items():
             work = Path(temporary) / split
             work.mkdir()
-            conll = predict(chosen, args.model, args.jobs, work)
             with atomic_write(args.output / f"{split}.tsv") as stream:
-                stream.write(conll)
-            lines = conll.splitlines()
-            sentences = sum(1 for line in lines if not line)
-            mentions = sum(1 for line in lines if line.split("\t")[-1].startswith("B-"))
+                stream.write(predict(chosen, args.model, args.jobs, work))
+            _, sentences, _, per_type = count_conll(args.output / f"{split}.tsv")
+            mentions = sum(per_type.values())
             record["splits"][split] = {
                 "documents": len(chosen),
                 "sentences": sentences,
