@@ -137,6 +137,16 @@ FAMILIES = {
         "runs/sachan_bioes_20m_rebuilt/bilm-from-BC5CDR-disease-refit",
         True,
     ),
+    # Full-size sachan-cnn (300-d cased word2vec) from random weights or the full-size BiLM
+    # (benchmarks/results/sachan_full_bilm.md).
+    **per_start("sachan-full-{start}", "runs/sachan_full_bilm/{start}", True, ("random", "bilm")),
+    # The silver-corpus study (benchmarks/results/silver_transfer.md): shrunken IOBES
+    # sachan-cnn with w2v-cased-100 from random weights, and the same recipe trained first on
+    # a silver corpus of unlabeled text tagged by a vote of gold-trained taggers.
+    "silver-none": ("runs/silver_transfer/random", True),
+    "silver-first": ("runs/silver_transfer/random-from-NCBI-silver", True),
+    "silver-round2": ("runs/silver_transfer/random-from-NCBI-silver2", True),
+    "silver-first-gene": ("runs/silver_transfer/random-from-BC2GM-silver", True),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
