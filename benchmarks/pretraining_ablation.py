@@ -141,6 +141,14 @@ def transferred(argv: list[str], source_model: Path) -> list[str]:
     return [*kept, "--init-from", str(source_model)]
 
 
+def split_pair(option: str, form: str, spec: str) -> tuple[str, str]:
+    """`LEFT=RIGHT` of an option's value, both non-empty; exits naming the option otherwise."""
+    left, _, right = spec.partition("=")
+    if not left or not right:
+        sys.exit(f"{option} wants {form}, got {spec!r}")
+    return left, right
+
+
 def corpus_folder(args: argparse.Namespace, corpus: str) -> Path:
     """A corpus's folder: its `--corpus-path NAME=PATH`, else `--corpora-dir/NAME`."""
     return args.corpus_path.get(corpus) or args.corpora_dir / corpus
@@ -150,9 +158,7 @@ def corpus_pairs(args: argparse.Namespace, option: str, form: str) -> list[tuple
     """`--option TARGET=OTHER` values as pairs; OTHER must name a corpus folder."""
     pairs = []
     for spec in getattr(args, option.removeprefix("--")):
-        target, _, other = spec.partition("=")
-        if not target or not other:
-            sys.exit(f"{option} wants {form}, got {spec!r}")
+        target, other = split_pair(option, form, spec)
         folder = corpus_folder(args, other)
         if not folder.is_dir():
             sys.exit(f"{option} {spec}: no corpus folder {folder}")
@@ -262,9 +268,7 @@ def cell_record(variant: str, corpus: str, seed: int, summary: dict[str, Any]) -
 
 def reference_cells(spec: str) -> tuple[str, list[dict], str]:
     """`NAME=FILE` of a bench_train_corpora results JSON as cells of variant NAME."""
-    name, _, path = spec.partition("=")
-    if not name or not path:
-        sys.exit(f"--reference wants NAME=FILE, got {spec!r}")
+    name, path = split_pair("--reference", "NAME=FILE", spec)
     record = json.loads(Path(path).read_text())
     cells = []
     for run in record["runs"]:
@@ -411,13 +415,8 @@ def main() -> None:
         "--reference", nargs="*", default=[], help="NAME=bench_train_corpora results JSON"
     )
     args = parser.parse_args()
-    paths: dict[str, Path] = {}
-    for spec in args.corpus_path:
-        name, _, folder = spec.partition("=")
-        if not name or not folder:
-            sys.exit(f"--corpus-path wants NAME=FOLDER, got {spec!r}")
-        paths[name] = Path(folder)
-    args.corpus_path = paths
+    pairs = (split_pair("--corpus-path", "NAME=FOLDER", spec) for spec in args.corpus_path)
+    args.corpus_path = {name: Path(folder) for name, folder in pairs}
     partners: dict[str, list[str]] = {}
     for target, partner in corpus_pairs(args, "--partner", "TARGET=PARTNER"):
         partners.setdefault(target, []).append(partner)

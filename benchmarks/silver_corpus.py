@@ -1,4 +1,4 @@
-"""A silver corpus: unlabeled abstracts tagged by a vote of trained taggers.
+"""A silver corpus: unlabeled documents tagged by a vote of trained taggers.
 
 Saber (§2.4, §2.7) first trains on the CALBC silver-standard corpus, a machine-annotated
 corpus, and then on the gold one. CALBC is not available here (../shared/corpora/README.md,
