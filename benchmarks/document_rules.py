@@ -147,6 +147,11 @@ FAMILIES = {
     "silver-first": ("runs/silver_transfer/random-from-NCBI-silver", True),
     "silver-round2": ("runs/silver_transfer/random-from-NCBI-silver2", True),
     "silver-first-gene": ("runs/silver_transfer/random-from-BC2GM-silver", True),
+    # Round two's students refitted on NCBI-disease train + devel (`--refit`), and the silver
+    # step started from the 20 M-token BiLM's backward LM instead of random weights (LM_b).
+    "silver-round2-refit": ("runs/silver_transfer/random-refit-from-NCBI-silver2", False),
+    "silver-lmb-round2": ("runs/silver_transfer/lmb-from-NCBI-silver2", True),
+    "silver-lmb-first-gene": ("runs/silver_transfer/lmb-from-BC2GM-silver", True),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
