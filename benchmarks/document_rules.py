@@ -152,6 +152,8 @@ FAMILIES = {
     "silver-round2-refit": ("runs/silver_transfer/random-refit-from-NCBI-silver2", False),
     "silver-lmb-round2": ("runs/silver_transfer/lmb-from-NCBI-silver2", True),
     "silver-lmb-first-gene": ("runs/silver_transfer/lmb-from-BC2GM-silver", True),
+    # LM_b alone from the same BiLM build (BC2GM), the comparison row for the two above.
+    "silver-lmb-none": ("runs/silver_transfer/lmb", True),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
