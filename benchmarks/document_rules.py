@@ -154,6 +154,12 @@ FAMILIES = {
     "silver-lmb-first-gene": ("runs/silver_transfer/lmb-from-BC2GM-silver", True),
     # LM_b alone from the same BiLM build (BC2GM), the comparison row for the two above.
     "silver-lmb-none": ("runs/silver_transfer/lmb", True),
+    # BC2GM's four silver-study families refitted on train + devel (`--refit`; a transfer
+    # row's refit starts from the same silver source), for the `all-refit` counterpart.
+    "silver-none-refit": ("runs/silver_transfer/random-refit", False),
+    "silver-first-gene-refit": ("runs/silver_transfer/random-refit-from-BC2GM-silver", False),
+    "silver-lmb-first-gene-refit": ("runs/silver_transfer/lmb-refit-from-BC2GM-silver", False),
+    "silver-lmb-none-refit": ("runs/silver_transfer/lmb-refit", False),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
