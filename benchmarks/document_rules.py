@@ -152,7 +152,7 @@ FAMILIES = {
     "silver-round2-refit": ("runs/silver_transfer/random-refit-from-NCBI-silver2", False),
     "silver-lmb-round2": ("runs/silver_transfer/lmb-from-NCBI-silver2", True),
     "silver-lmb-first-gene": ("runs/silver_transfer/lmb-from-BC2GM-silver", True),
-    # LM_b alone from the same BiLM build (BC2GM), the comparison row for the two above.
+    # LM_b alone from the same BiLM build (BC2GM), the comparison row for silver-lmb-first-gene.
     "silver-lmb-none": ("runs/silver_transfer/lmb", True),
     # BC2GM's four silver-study families refitted on train + devel (`--refit`; a transfer
     # row's refit starts from the same silver source), for the `all-refit` counterpart.
