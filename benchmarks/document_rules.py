@@ -10,7 +10,10 @@ How the rules were chosen without the test set: each rule configuration is score
 with the dev-selected models (`word2vec` cells, best epoch on devel); the configuration with
 the best mean devel F1 over those models is the one reported, and test F1 is listed for every
 configuration and every model, the refit models (trained on train + devel, so no devel score)
-included. A `vote` system is the strict-majority vote (`bioner.ensemble`) of a family's seeds.
+included. A `vote<n>` system is the strict-majority vote (`bioner.ensemble`) of a family's n
+seeds, or of every dev-selected (`all`) or refit (`all-refit`) model of the corpus;
+`vote<n> min<k>` keeps the spans at least k of them predict, for every k above the majority
+(below it two kept spans could overlap), so devel also chooses how many votes a span needs.
 
 Reproduce (after the pretraining_ablation.py cells it reads have trained):
 
@@ -23,12 +26,13 @@ runs/document_rules/ (delete them after retraining a model).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +236,17 @@ class System:
     members: tuple[str, ...]  # cache folder per model: <family>/seed<k>, or default/bundled
     dev_selected: bool
     head: str | None = None
+    min_votes: int | None = None  # None: a strict majority
+
+
+def with_thresholds(name: str, system: System) -> dict[str, System]:
+    """A vote under its name (strict majority), and as `<name> min<k>` for every k from one
+    above the majority to unanimity."""
+    count = len(system.models)
+    found = {name: system}
+    for needed in range(count // 2 + 2, count + 1):
+        found[f"{name} min{needed}"] = replace(system, min_votes=needed)
+    return found
 
 
 def systems(corpus: str) -> dict[str, System]:
@@ -248,7 +263,9 @@ def systems(corpus: str) -> dict[str, System]:
             found[f"{family} {seed}"] = System((model,), (member,), dev_selected)
         if len(members) >= 3:
             models, names = zip(*members, strict=True)
-            found[f"{family} vote{len(members)}"] = System(models, names, dev_selected)
+            found |= with_thresholds(
+                f"{family} vote{len(members)}", System(models, names, dev_selected)
+            )
         pooled[dev_selected] += members
     for dev_selected, members in pooled.items():
         families = {name.split("/")[0] for _, name in members}
@@ -258,7 +275,7 @@ def systems(corpus: str) -> dict[str, System]:
         if not dev_selected and sorted(names) != refit_names(pooled[True]):
             continue  # not the refit counterpart of the `all` vote (a family lacks refits)
         name = "all" if dev_selected else "all-refit"
-        found[f"{name} vote{len(members)}"] = System(models, names, dev_selected)
+        found |= with_thresholds(f"{name} vote{len(members)}", System(models, names, dev_selected))
     if corpus in DEFAULT_TAGGER_HEADS:
         found["default tagger"] = System(
             ("default",), ("default/bundled",), True, DEFAULT_TAGGER_HEADS[corpus]
@@ -279,7 +296,7 @@ def refit_names(members: Sequence[tuple[Path, str]]) -> list[str]:
 def refit_counterpart(system: str) -> str | None:
     """`word2vec seed2` → `word2vec-refit seed2`: that recipe and seed on train + devel;
     `all vote6` → `all-refit vote6` (built only when it pools exactly the refit counterparts
-    of the `all` vote's members)."""
+    of the `all` vote's members); `all vote6 min5` → `all-refit vote6 min5`."""
     family, _, member = system.partition(" ")
     known = f"{family}-refit" in FAMILIES or family == "all"
     return f"{family}-refit {member}" if known else None
@@ -299,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     torch.set_num_threads(1)
     rules = rule_functions()
+    loaded = functools.cache(predicted)  # a model's split is read once, however many votes
     rows: list[dict[str, Any]] = []
     for corpus in args.corpora:
         for name, system in systems(corpus).items():
@@ -307,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     read_documents(SHARED / "corpora" / corpus / f"{split}.tsv", "conll")
                 )
                 votes = [
-                    predicted(
+                    loaded(
                         model,
                         system.head,
                         corpus,
@@ -316,7 +334,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     )
                     for model, member in zip(system.models, system.members, strict=True)
                 ]
-                pred_sentences = votes[0] if len(votes) == 1 else vote_spans(votes)
+                pred_sentences = (
+                    votes[0] if len(votes) == 1 else vote_spans(votes, system.min_votes)
+                )
                 gold, pred = gold_sentences, pred_sentences
                 if REFERENCES[corpus] is not None:
                     references = list(
