@@ -7,11 +7,14 @@ from pathlib import Path
 
 import torch
 
+from bioner.models.dropout import SequenceDropout
 from bioner.tagger import Tagger
 from bioner.training.trainer import Trainer
 from bioner.training.transfer import tagger_from_source
 from test_multitask import DISEASES, GENES, one_type_corpus
 from test_tagger import small_config
+
+Dropouts = (torch.nn.Dropout, SequenceDropout)
 
 
 def test_transfer_keeps_shared_weights_extends_vocabulary_and_resets_heads(tmp_path: Path) -> None:
@@ -97,3 +100,39 @@ def test_transfer_weights_that_are_not_copied_start_from_the_training_seed(
     assert all(torch.equal(first[k], again[k]) for k in first)
     heads = [k for k in first if k.startswith("heads.")]
     assert heads and any(not torch.equal(first[k], other_seed[k]) for k in heads)
+
+
+def test_transfer_takes_dropouts_and_freezing_from_the_target(tmp_path: Path) -> None:
+    """Regularization changes no weight's shape, so a transfer run trains with its own."""
+    source_docs = one_type_corpus("Gene", GENES, 8, 1)
+    config = small_config(epochs=1, num_threads=1)
+    Tagger.build(config, {"default": source_docs}).save(tmp_path / "src")
+    model = config.model
+    asked = model.model_copy(
+        update={
+            "embedder": model.embedder.model_copy(
+                update={
+                    "dropout": 0.3,
+                    "word": model.embedder.word.model_copy(
+                        update={"freeze": True, "unk_replace_prob": 0.2}
+                    ),
+                    "char": model.embedder.char.model_copy(update={"dropout": 0.1}),
+                }
+            ),
+            "encoder": model.encoder.model_copy(
+                update={"output_dropout": 0.25, "hidden": model.encoder.hidden + 2}
+            ),
+        }
+    )
+    target_config = config.model_copy(update={"model": asked})
+    target_docs = one_type_corpus("Disease", DISEASES, 8, 2)
+    target = tagger_from_source(tmp_path / "src", target_config, {"default": target_docs})
+    got = target.config.model
+    assert (got.embedder.dropout, got.embedder.char.dropout) == (0.3, 0.1)
+    assert (got.embedder.word.freeze, got.embedder.word.unk_replace_prob) == (True, 0.2)
+    assert got.encoder.output_dropout == 0.25 != model.encoder.output_dropout
+    assert got.encoder.hidden == model.encoder.hidden  # sizes stay the source's
+    dropouts = {m.p for m in target.model.modules() if isinstance(m, Dropouts)}
+    assert {0.3, 0.1, 0.25} <= dropouts
+    frozen = [p for n, p in target.model.named_parameters() if n.startswith("embedder.word")]
+    assert frozen and not any(p.requires_grad for p in frozen)

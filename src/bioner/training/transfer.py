@@ -2,10 +2,12 @@
 
 Every layer but the decoder heads is copied; heads are created fresh for the target's tag
 set, and the optimizer starts anew (the Trainer builds a new one), as Saber §2.7 describes.
-The layers whose weights are copied (embedder, encoder) keep the source's configuration, so
-that every copied tensor fits; what is built fresh (the tag scheme, the decoder) and the
-post-processing rules are the target's, so `--set model.tag_scheme=BIOES` with an IOB2 source
-gives a BIOES tagger instead of being silently dropped.
+The layers whose weights are copied (embedder, encoder) keep the source's sizes and kinds, so
+that every copied tensor fits; what is built fresh (the tag scheme, the decoder), the
+post-processing rules and the regularization (every dropout, freezing the word vectors or
+fine-tuning the character LMs, UNK replacement) are the target's, so `--set
+model.tag_scheme=BIOES` with an IOB2 source gives a BIOES tagger and `--set
+model.encoder.output_dropout=0.3` trains with 0.3, instead of being silently dropped.
 
 Vocabularies: the source's words and characters keep their ids (and so their trained
 embedding rows); words and characters that only the target's training documents contain
@@ -26,6 +28,7 @@ from bioner.config import ExperimentConfig
 from bioner.data.document import Document
 from bioner.encoding.vocabulary import Vocabulary
 from bioner.errors import BionerError
+from bioner.models.config import ModelConfig
 from bioner.models.tagger import TaggerModel
 from bioner.tagger import Tagger, tag_set
 
@@ -37,6 +40,44 @@ def _extended(source: Vocabulary, counts: Counter[str], min_count: int) -> Vocab
         key=lambda item: (-counts[item], item),
     )
     return Vocabulary([*source.items[len(source.specials) :], *new], source.specials)
+
+
+def with_target_regularization(source: ModelConfig, target: ModelConfig) -> ModelConfig:
+    """The source's architecture with the target's dropouts and training-only switches: none
+    of these changes a weight's shape, so the copied weights still fit."""
+    embedder, encoder = source.embedder, source.encoder
+    return source.model_copy(
+        update={
+            "embedder": embedder.model_copy(
+                update={
+                    "dropout": target.embedder.dropout,
+                    "word": embedder.word.model_copy(
+                        update={
+                            "freeze": target.embedder.word.freeze,
+                            "unk_replace_prob": target.embedder.word.unk_replace_prob,
+                        }
+                    ),
+                    "char": embedder.char.model_copy(
+                        update={"dropout": target.embedder.char.dropout}
+                    ),
+                    "contextual": embedder.contextual.model_copy(
+                        update={"fine_tune": target.embedder.contextual.fine_tune}
+                    ),
+                }
+            ),
+            "encoder": encoder.model_copy(
+                update={
+                    name: getattr(target.encoder, name)
+                    for name in (
+                        "input_dropout",
+                        "recurrent_dropout",
+                        "output_dropout",
+                        "hidden_dropout",
+                    )
+                }
+            ),
+        }
+    )
 
 
 def tagger_from_source(
@@ -52,7 +93,7 @@ def tagger_from_source(
     from bioner.training.seeding import seed_everything
 
     source = Tagger.load(source_path)
-    model_config = source.config.model.model_copy(
+    model_config = with_target_regularization(source.config.model, experiment.model).model_copy(
         update={
             "tag_scheme": experiment.model.tag_scheme,
             "decoder": experiment.model.decoder,
