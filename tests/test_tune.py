@@ -115,3 +115,57 @@ def test_tune_runs_two_trials_in_sqlite_and_resumes(tmp_path: Path) -> None:
     finished = [t for t in study.trials if t.state.is_finished() and t.number != stale.number]
     assert len([t for t in finished if t.state != optuna.trial.TrialState.FAIL]) == 3
     assert study.trials[-1].params == stale_params  # the interrupted trial was rerun
+
+
+def test_tune_with_init_from_starts_every_trial_from_the_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trials are built from the source's weights (its sizes, not the config's), the tuned
+    dropout still applies, and best_params.json says which start the result needs."""
+    import bioner.pretraining.bilm_transfer as bilm_transfer
+    from bioner.experiments.tune import TuneSettings, run_study
+    from bioner.tagger import Tagger
+    from test_tagger import small_config
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    documents = one_type_corpus("Gene", GENES, 12, 5)
+    write_documents(documents[:8], corpus / "train.tsv", "conll")
+    write_documents(documents[8:], corpus / "devel.tsv", "conll")
+    source_config = small_config(epochs=1, num_threads=1)
+    source_config.model.encoder.hidden = 6
+    Tagger.build(source_config, {"default": documents[:8]}).save(tmp_path / "source")
+    space = tmp_path / "space.toml"
+    space.write_text('[params."model.encoder.output_dropout"]\nchoices = [0.15, 0.35]\n')
+    built: list[Tagger] = []
+    real = bilm_transfer.tagger_from_pretrained
+
+    def recording(*args: object, **kwargs: object) -> Tagger:
+        tagger = real(*args, **kwargs)  # type: ignore[arg-type]
+        built.append(tagger)
+        return tagger
+
+    monkeypatch.setattr(bilm_transfer, "tagger_from_pretrained", recording)
+    summary = run_study(
+        TuneSettings(
+            config="ma-hovy",
+            corpus=str(corpus),
+            space=str(space),
+            trials=2,
+            storage=tmp_path / "study.sqlite",
+            output=tmp_path / "tune",
+            overrides=["model.embedder.word.dim=8", "model.encoder.hidden=4"],
+            epochs=1,
+            threads=1,
+            quiet=True,
+            init_from=str(tmp_path / "source"),
+            init_directions="backward",
+        )
+    )
+    assert len(built) == 2
+    assert all(t.config.model.encoder.hidden == 6 for t in built)  # the source's size
+    assert {t.config.model.encoder.output_dropout for t in built} <= {0.15, 0.35}
+    assert all(t.meta["init_directions"] == "backward" for t in built)
+    written = json.loads((tmp_path / "tune" / "best_params.json").read_text())
+    assert written["init_from"] == str(tmp_path / "source") == summary["init_from"]
+    assert written["init_directions"] == "backward"

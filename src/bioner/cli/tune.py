@@ -31,6 +31,12 @@ def tune_command(
     warmup_epochs: int = typer.Option(1, help="Epochs of a trial before it may be pruned."),
     threads: int | None = typer.Option(None, help="torch CPU threads."),
     quiet: bool = typer.Option(False, help="No progress bar."),
+    init_from: Path | None = typer.Option(
+        None, help="Start every trial from a trained model or BiLM run (as `bioner train`)."
+    ),
+    init_directions: str = typer.Option(
+        "both", help="With --init-from: LSTM directions to keep — forward, backward or both."
+    ),
 ) -> None:
     """Search hyperparameters with Optuna; rerun the same command to continue the study."""
     from bioner.experiments.tune import TuneSettings, run_study
@@ -53,6 +59,8 @@ def tune_command(
             warmup_epochs=warmup_epochs,
             threads=threads,
             quiet=quiet,
+            init_from=str(init_from) if init_from else None,
+            init_directions=init_directions,
         )
     )
     console.print(

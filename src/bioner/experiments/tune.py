@@ -19,6 +19,12 @@ the same epoch. The study lives in SQLite: rerunning the same command continues 
 `trials` trials have finished (completed or pruned); a trial that was running when the
 process died is marked failed and its parameters are queued again. Optuna does the
 sampling, pruning and storage; this module only maps trials onto bioner configs.
+
+With `init_from` every trial starts from the same pretrained weights (a BiLM run or a trained
+tagger, as `bioner train --init-from`), so the search tunes the fine-tuning of a transfer
+recipe; only settings that change no weight's shape (learning rate, batches, dropouts, ...)
+take effect there, since the copied layers keep the source's sizes. best_params.json records
+the start, which best_config.json (a plain config) cannot hold.
 """
 
 from __future__ import annotations
@@ -128,6 +134,8 @@ class TuneSettings:
     warmup_epochs: int = 1
     threads: int | None = None
     quiet: bool = False
+    init_from: str | None = None
+    init_directions: str = "both"
 
 
 def _experiment(settings: TuneSettings, values: dict[str, Any]) -> ExperimentConfig:
@@ -158,6 +166,7 @@ def run_study(settings: TuneSettings) -> dict[str, Any]:
     from optuna.trial import TrialState
 
     from bioner.experiments.runner import first_sentences
+    from bioner.pretraining.bilm_transfer import tagger_from_pretrained
     from bioner.tagger import Tagger
     from bioner.training.data import load_splits
     from bioner.training.trainer import Trainer
@@ -189,7 +198,15 @@ def run_study(settings: TuneSettings) -> dict[str, Any]:
         values = suggest(trial, space)
         experiment = _experiment(settings, values)
         experiment.data = base.data
-        tagger = Tagger.build(experiment, {"default": splits.train})
+        if settings.init_from:
+            tagger = tagger_from_pretrained(
+                settings.init_from,
+                experiment,
+                {"default": splits.train},
+                directions=settings.init_directions,  # type: ignore[arg-type]
+            )
+        else:
+            tagger = Tagger.build(experiment, {"default": splits.train})
         run_dir = settings.output / "trials" / f"trial-{trial.number}"
         shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -229,6 +246,8 @@ def run_study(settings: TuneSettings) -> dict[str, Any]:
         "best_dev_f1": best.value,
         "params": best.params,
         "overrides": as_overrides(values),
+        "init_from": settings.init_from,
+        "init_directions": settings.init_directions if settings.init_from else None,
         "trials": {
             state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
             for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
