@@ -45,9 +45,12 @@ def trials(storage: Path, study_name: str) -> list[dict[str, Any]]:
                 else max(curve.values(), default=None),
                 "epochs": max(curve, default=0),
                 "dev_f1_by_epoch": [curve[e] for e in sorted(curve)],
+                # a failed trial's end is when it was marked failed, not when it trained
                 "seconds": (
                     (trial.datetime_complete - trial.datetime_start).total_seconds()
-                    if trial.datetime_complete and trial.datetime_start
+                    if trial.datetime_complete
+                    and trial.datetime_start
+                    and trial.state.name in ("COMPLETE", "PRUNED")
                     else None
                 ),
             }
