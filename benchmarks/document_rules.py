@@ -164,6 +164,10 @@ FAMILIES = {
     "silver-first-gene-refit": ("runs/silver_transfer/random-refit-from-BC2GM-silver", False),
     "silver-lmb-first-gene-refit": ("runs/silver_transfer/lmb-refit-from-BC2GM-silver", False),
     "silver-lmb-none-refit": ("runs/silver_transfer/lmb-refit", False),
+    # NCBI-disease: LM_b with the fine-tuning settings `bioner tune` chose on devel
+    # (benchmarks/results/tuned_ncbi.md), and its refits on train + devel.
+    "tuned-lmb": ("runs/tuned_ncbi/lmb", True),
+    "tuned-lmb-refit": ("runs/tuned_ncbi/lmb-refit", False),
     # BioNerFlair: the bundled small CPU character LMs + cased word2vec (ablation row).
     "bionerflair": ("runs/pretraining_ablation/bionerflair", True),
     "bionerflair-refit": ("runs/pretraining_ablation/bionerflair-refit", False),
