@@ -501,7 +501,8 @@ def write_report(rows: list[dict[str, Any]]) -> None:
         "Reported: the rules chosen on devel; the dev-selected system (single or vote) with the "
         "best devel F1 under them; that system's refit counterpart (same recipe and seeds on "
         "train + devel for the epoch counts chosen on devel), declared as the reported model "
-        "before its score was read. Test F1 without → with the rules.",
+        "before its score was read. Test F1 without → with the rules. `voteN` is the strict "
+        "majority of N models; `voteN minK` keeps the spans at least K of them predict.",
         "",
         "| corpus | rules | chosen on devel | its test F1 | refit counterpart | its test F1 |",
         "|---|---|---|---|---|---|",
