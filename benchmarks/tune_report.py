@@ -30,7 +30,10 @@ def trials(storage: Path, study_name: str) -> list[dict[str, Any]]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not storage.is_file():
         raise SystemExit(f"{storage}: no such study file")
-    study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{storage.resolve()}")
+    try:
+        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{storage.resolve()}")
+    except KeyError:
+        raise SystemExit(f"{storage}: no study named {study_name!r} (--study-name)") from None
     rows = []
     for trial in study.trials:
         curve = trial.intermediate_values
@@ -61,8 +64,7 @@ def trials(storage: Path, study_name: str) -> list[dict[str, Any]]:
 def write_report(name: str, rows: list[dict[str, Any]], command: str) -> None:
     from bioner.data.atomic import atomic_write
 
-    finished = [r for r in rows if r["state"] in ("complete", "pruned") and r["dev_f1"] is not None]
-    complete = [r for r in finished if r["state"] == "complete"]
+    complete = [r for r in rows if r["state"] == "complete" and r["dev_f1"] is not None]
     if not complete:
         raise SystemExit("no completed trial in these studies: nothing to report")
     best = max(complete, key=lambda r: r["dev_f1"])

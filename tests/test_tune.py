@@ -169,3 +169,23 @@ def test_tune_with_init_from_starts_every_trial_from_the_source(
     written = json.loads((tmp_path / "tune" / "best_params.json").read_text())
     assert written["init_from"] == str(tmp_path / "source") == summary["init_from"]
     assert written["init_directions"] == "backward"
+
+
+def test_tune_rejects_a_bad_start_before_any_study_exists(tmp_path: Path) -> None:
+    from bioner.experiments.tune import TuneSettings, run_study
+
+    space = tmp_path / "space.toml"
+    space.write_text('[params."model.encoder.output_dropout"]\nchoices = [0.15]\n')
+    settings = TuneSettings(
+        config="ma-hovy",
+        corpus=str(tmp_path / "corpus"),
+        space=str(space),
+        trials=1,
+        storage=tmp_path / "study.sqlite",
+        output=tmp_path / "tune",
+        init_from=str(tmp_path),
+        init_directions="sideways",
+    )
+    with pytest.raises(BionerError, match="--init-directions must be one of"):
+        run_study(settings)
+    assert not settings.storage.exists()

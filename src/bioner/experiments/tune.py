@@ -166,13 +166,15 @@ def run_study(settings: TuneSettings) -> dict[str, Any]:
     from optuna.trial import TrialState
 
     from bioner.experiments.runner import first_sentences
-    from bioner.pretraining.bilm_transfer import tagger_from_pretrained
+    from bioner.pretraining.bilm_transfer import checked_start, tagger_from_pretrained
     from bioner.tagger import Tagger
     from bioner.training.data import load_splits
     from bioner.training.trainer import Trainer
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = load_space(settings.space)
+    if settings.init_from:  # a bad start fails here, not as a failed trial in the study
+        checked_start(settings.init_from, settings.init_directions)
     base = _experiment(settings, {})
     if base.data.dev_fraction == 0.0:
         base.data.dev_fraction = 0.1  # used only when the corpus has no devel split

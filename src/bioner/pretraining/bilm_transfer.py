@@ -56,6 +56,22 @@ def lstm_direction_keys(model: TaggerModel, direction: str) -> list[str]:
     return keys
 
 
+def checked_start(path: str | Path, directions: str) -> Path:
+    """The model directory to start from, once `directions` is known to be one the source
+    trained; a clear error otherwise (callers check before any training starts)."""
+    if directions not in DIRECTIONS:
+        raise BionerError(f"--init-directions must be one of {DIRECTIONS}, got {directions!r}")
+    source_dir = pretrained_model_dir(path)
+    trained = _trained_directions(source_dir)
+    if directions == "both" and trained not in ("both", None):
+        raise BionerError(
+            f"{path}: this LM trained only the {trained} direction; use --init-directions {trained}"
+        )
+    if directions != "both" and trained not in ("both", directions, None):
+        raise BionerError(f"{path}: this LM did not train the {directions} direction")
+    return source_dir
+
+
 def tagger_from_pretrained(
     path: str | Path,
     experiment: ExperimentConfig,
@@ -72,16 +88,7 @@ def tagger_from_pretrained(
     """
     from bioner.training.transfer import tagger_from_source
 
-    if directions not in DIRECTIONS:
-        raise BionerError(f"--init-directions must be one of {DIRECTIONS}, got {directions!r}")
-    source_dir = pretrained_model_dir(path)
-    trained = _trained_directions(source_dir)
-    if directions == "both" and trained not in ("both", None):
-        raise BionerError(
-            f"{path}: this LM trained only the {trained} direction; use --init-directions {trained}"
-        )
-    if directions != "both" and trained not in ("both", directions, None):
-        raise BionerError(f"{path}: this LM did not train the {directions} direction")
+    source_dir = checked_start(path, directions)
     tagger = tagger_from_source(source_dir, experiment, training)
     if directions != "both":
         dropped = "backward" if directions == "forward" else "forward"
