@@ -169,3 +169,30 @@ def test_corpus_without_split_files(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("nothing")
     with pytest.raises(BionerError, match="no split files"):
         load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["stats", "convert"])
+def test_truncated_gzip_is_a_one_line_error(
+    tmp_path: Path,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Python reports a cut `.gz` as EOFError, which click used to turn into a bare 'Aborted!'."""
+    import gzip
+    import importlib
+    import sys
+
+    cli = importlib.import_module("bioner.cli.app")  # the module: `bioner.cli.app` is the app
+
+    source = tmp_path / "train.tsv.gz"
+    source.write_bytes(gzip.compress(b"IL-2\tB-protein\n\n" * 100)[:30])
+    target = tmp_path / "out.jsonl"
+    args = {"stats": [str(source)], "convert": [str(source), str(target), "--to", "jsonl"]}
+    monkeypatch.setattr(sys, "argv", ["bioner", "corpus", command, *args[command]])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith(f"error: {source}: cannot read the file") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.tsv.gz"]

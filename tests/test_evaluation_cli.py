@@ -138,3 +138,12 @@ def test_pubtator_documents_pair_by_id(runner: CliRunner, tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["per_type"]["Disease"]["tp"] == 1 and data["per_type"]["Chemical"]["tp"] == 0
+
+
+def test_empty_gold_is_an_error_not_a_table_of_zeros(
+    runner: CliRunner, files: dict[str, Path]
+) -> None:
+    files["gold"].write_text("", encoding="utf-8")
+    result = invoke(runner, files["gold"], files["gold"])
+    assert isinstance(result.exception, BionerError)
+    assert "gold.tsv: no documents" in str(result.exception)

@@ -83,3 +83,78 @@ def test_tmvar_bioc_agrees_with_pubtator(corpora_dir: Path, split: str, caplog) 
         assert " ".join(left.text.split()) == " ".join(right.text.split())
         assert _key(left)[2] == _key(right)[2]
     assert any("annotations fit offset" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("bioc-xml", ".xml"), ("bioc-json", ".json")])
+@pytest.mark.parametrize("source", ["small.pubtator", "brat"])
+def test_relations_come_back_unchanged(
+    fixtures_dir: Path, tmp_path: Path, fmt: str, suffix: str, source: str
+) -> None:
+    """PubTator CID pairs and BRAT lines; before, they came back as `arg1=…` (unreadable BRAT)."""
+    original = list(read_documents(fixtures_dir / "formats" / source))
+    assert any(d.relations for d in original)
+    target = tmp_path / f"out{suffix}"
+    write_documents(original, target, fmt)
+    assert [d.relations for d in read_documents(target)] == [d.relations for d in original]
+
+
+def _bioc_json(location: str) -> str:
+    return (
+        '{"source": "", "date": "", "key": "", "infons": {}, "documents": [{"id": "7", '
+        '"infons": {}, "relations": [], "annotations": [], "passages": [{"offset": 0, '
+        '"infons": {}, "text": "Hello world", "sentences": [], "relations": [], '
+        '"annotations": [{"id": "a", "infons": {"type": "X"}, "text": "world", '
+        f'"locations": [{location}]}}]}}]}}]}}'
+    )
+
+
+def test_json_location_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "ok.json"
+    path.write_text(_bioc_json('{"offset": 6, "length": 5}'))
+    (document,) = read_documents(path)
+    assert [(s.start, s.end, s.label) for s in document.spans] == [(6, 11, "X")]
+
+
+@pytest.mark.parametrize(
+    ("location", "problem"),
+    [
+        ('{"offset": 6.7, "length": 5}', "offset must be an integer, found 6.7"),  # was cut to 6
+        ('{"offset": null, "length": 5}', "offset must be an integer, found None"),
+        ('{"offset": 6, "length": "five"}', "length must be an integer, found 'five'"),
+        ('{"length": 5}', "no 'offset' given"),
+    ],
+)
+def test_json_offsets_must_be_integers(tmp_path: Path, location: str, problem: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(_bioc_json(location))
+    with pytest.raises(InputFormatError) as caught:
+        list(read_documents(path))
+    assert "bad.json" in str(caught.value) and problem in str(caught.value)
+
+
+def test_json_values_of_the_wrong_kind_name_the_document(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(_bioc_json('{"offset": 6, "length": 5}').replace('"Hello world"', "5"))
+    with pytest.raises(InputFormatError, match=r"bad\.json: document 7: not valid BioC"):
+        list(read_documents(path))
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("bioc-xml", ".xml"), ("bioc-json", ".json")])
+def test_brat_and_pubtator_come_back_byte_for_byte(
+    fixtures_dir: Path, tmp_path: Path, fmt: str, suffix: str
+) -> None:
+    """BRAT ids (`T4a`, which relations refer to) and PubTator's 7th column survive BioC.
+
+    Before, BRAT ids were renumbered (T1, T2, …) while relation lines kept the old ones,
+    and composite-mention columns were dropped.
+    """
+    brat = fixtures_dir / "formats" / "brat"
+    write_documents(read_documents(brat), tmp_path / f"brat{suffix}", fmt)
+    write_documents(read_documents(tmp_path / f"brat{suffix}"), tmp_path / "brat", "brat")
+    for name in ("doc1.ann", "doc2.ann", "doc1.txt"):
+        assert (tmp_path / "brat" / name).read_bytes() == (brat / name).read_bytes(), name
+    pubtator = fixtures_dir / "formats" / "small.pubtator"
+    write_documents(read_documents(pubtator), tmp_path / f"p{suffix}", fmt)
+    write_documents(read_documents(tmp_path / f"p{suffix}"), tmp_path / "p.pubtator", "pubtator")
+    crlf = pubtator.read_bytes()  # CRLF is PubTator layout metadata, which BioC does not hold
+    assert (tmp_path / "p.pubtator").read_bytes() == crlf.replace(b"\r\n", b"\n")

@@ -12,7 +12,7 @@ from bioner.data.document import Document, Span
 from bioner.data.formats import read_documents, write_documents
 from bioner.data.formats.conll import read_conll, write_conll
 from bioner.data.tagging import TagScheme
-from bioner.errors import InputFormatError
+from bioner.errors import BionerError, InputFormatError
 
 
 def _write(tmp_path: Path, name: str, data: str) -> Path:
@@ -129,3 +129,28 @@ def test_real_corpus_round_trip(corpora_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "devel.tsv"
     write_documents(read_documents(source), target, "conll")
     assert target.read_bytes() == source.read_bytes()
+
+
+def test_bad_byte_far_into_the_file_names_its_line(tmp_path: Path) -> None:
+    """The text stream decodes 8 KB chunks; the error used to name a line hundreds earlier."""
+    lines = [f"w{index}\tO\n".encode() for index in range(2000)]
+    lines[1499] = b"caf\xe9\tO\n"
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(InputFormatError, match=r"latin1\.tsv, line 1500: not valid UTF-8"):
+        list(read_conll(path))
+
+
+def test_byte_order_mark_before_docstart(tmp_path: Path) -> None:
+    path = _write(tmp_path, "bom.tsv", "\ufeff-DOCSTART-\tO\n\nIL-2\tB-protein\n\n")
+    (document,) = read_conll(path)
+    assert (document.text, document.metadata["conll.docstart"]) == ("IL-2", "-DOCSTART-\tO")
+
+
+def test_writer_refuses_a_tab_in_a_type(tmp_path: Path) -> None:
+    document = Document.from_tokens("d", [["a", "b"]])
+    document.spans.append(Span(0, 1, "X\tY"))
+    target = tmp_path / "out.tsv"
+    with pytest.raises(BionerError, match="TAB or line break"):
+        write_documents([document], target, "conll")
+    assert not target.exists()

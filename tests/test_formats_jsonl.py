@@ -41,6 +41,11 @@ def test_round_trip_keeps_everything_in_the_schema(fixtures_dir: Path, tmp_path:
         ('{"id": "b", "text": "xy", "colour": 1}', "unknown keys"),
         ('{"id": "b", "text": "xy", "sentences": [[[1, 2], [0, 1]]]}', "out of order"),
         ("[1, 2]", "JSON object"),
+        (
+            '{"id": "b", "text": "xy", "spans": [{"start": 0, "end": 1, "label": "X", '
+            '"score": NaN}]}',
+            "finite number",
+        ),
     ],
 )
 def test_errors_name_file_and_line(tmp_path: Path, second_line: str, problem: str) -> None:
@@ -50,3 +55,10 @@ def test_errors_name_file_and_line(tmp_path: Path, second_line: str, problem: st
         list(read_documents(path))
     message = str(caught.value)
     assert "bad.jsonl, line 2:" in message and problem in message
+
+
+def test_bytes_that_are_not_utf8_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "ok", "spans": []}\n{"id": "b", "text": "caf\xe9"}\n')
+    with pytest.raises(InputFormatError, match=r"latin1\.jsonl, line 2: not valid UTF-8"):
+        list(read_documents(path))

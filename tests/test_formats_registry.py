@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
 
 from bioner.data.atomic import atomic_write
 from bioner.data.formats import guess_format, read_documents, write_documents
-from bioner.errors import BionerError
+from bioner.errors import BionerError, InputFormatError
 
 
 def test_guess_format_by_suffix_and_content(fixtures_dir: Path, tmp_path: Path) -> None:
@@ -59,3 +60,55 @@ def test_every_format_keeps_spans_through_a_chain(fixtures_dir: Path, tmp_path: 
     assert [(d.text.rstrip(), sorted(s.key for s in d.spans)) for d in again] == [
         (d.text.rstrip(), sorted(s.key for s in d.spans)) for d in original
     ]
+
+
+SAMPLES = {
+    "pubtator": ("x.pubtator", "1|t|Aspirin helps.\n1\t0\t7\tAspirin\tChemical\tD1\n\n"),
+    "conll": ("x.tsv", "Aspirin\tB-Chemical\nhelps\tO\n\n"),
+    "jsonl": ("x.jsonl", '{"id": "1", "text": "Aspirin", "spans": []}\n'),
+    "bioc-json": (
+        "x.json",
+        '{"source": "", "date": "", "key": "", "infons": {}, "documents": []}',
+    ),
+    "bioc-xml": ("x.xml", "<collection><source/><date/><key/></collection>"),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(SAMPLES))
+def test_unreadable_files_are_input_errors(tmp_path: Path, fmt: str) -> None:
+    """Missing, truncated `.gz` and not-gzip files name the file instead of a traceback."""
+    name, text = SAMPLES[fmt]
+    with pytest.raises(InputFormatError, match=r"missing.*: cannot read the file: No such file"):
+        list(read_documents(tmp_path / f"missing{name}", fmt))
+    truncated = tmp_path / f"cut{name}.gz"
+    truncated.write_bytes(gzip.compress(text.encode() * 50)[:40])
+    with pytest.raises(InputFormatError, match=r"cut.*\.gz: cannot read the file"):
+        list(read_documents(truncated, fmt))
+    plain = tmp_path / f"plain{name}.gz"
+    plain.write_text(text)
+    with pytest.raises(InputFormatError, match=r"Not a gzipped file"):
+        list(read_documents(plain))
+
+
+@pytest.mark.parametrize("fmt", sorted(SAMPLES))
+def test_byte_order_mark_is_ignored(tmp_path: Path, fmt: str) -> None:
+    name, text = SAMPLES[fmt]
+    plain, marked = tmp_path / name, tmp_path / "bom" / name  # same name: CoNLL ids use it
+    marked.parent.mkdir()
+    plain.write_text(text, encoding="utf-8")
+    marked.write_text(text, encoding="utf-8-sig")
+    if fmt != "bioc-json":  # told by its suffix only; the others are also sniffed by content
+        unnamed = tmp_path / "unnamed.txt"
+        unnamed.write_text(text, encoding="utf-8-sig")
+        assert guess_format(unnamed) == fmt
+    expected = [(d.id, d.text, d.spans) for d in read_documents(plain)]
+    assert [(d.id, d.text, d.spans) for d in read_documents(marked)] == expected
+
+
+def test_writing_onto_a_folder_is_refused(fixtures_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    documents = read_documents(fixtures_dir / "formats" / "small.pubtator")
+    with pytest.raises(BionerError, match="is a folder"):
+        write_documents(documents, folder, "jsonl")
+    assert list(tmp_path.rglob("*")) == [folder]  # no temporary file left behind

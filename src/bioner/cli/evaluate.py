@@ -31,7 +31,11 @@ def read_corpus(path: Path, fmt: str | None, *, lenient: bool = False) -> list[D
         raise BionerError(f"{path}: no such file or folder")
     # Strict decoding of ill-formed tags is the readers' default (= seqeval strict mode).
     options = {"strict": False} if lenient else {}
-    return list(read_documents(path, fmt, **options))
+    documents = list(read_documents(path, fmt, **options))
+    if not documents:
+        # Scoring against nothing prints a table of zeros that looks like a real result.
+        raise BionerError(f"{path}: no documents (an empty file?)")
+    return documents
 
 
 def parse_label_map(pairs: Iterable[str]) -> dict[str, str]:

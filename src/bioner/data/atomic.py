@@ -57,6 +57,8 @@ def atomic_write(
     """
     refuse_inputs(path, inputs)
     target = Path(path)
+    if target.is_dir():
+        raise BionerError(f"{path} is a folder; give a file name to write")
     folder = target.parent if str(target.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)

@@ -16,7 +16,7 @@ from typing import Any
 
 from bioner.data.atomic import PathLike, refuse_inputs
 from bioner.data.document import Document
-from bioner.errors import BionerError, InputFormatError
+from bioner.errors import BionerError
 
 FORMATS: tuple[str, ...] = ("conll", "pubtator", "bioc-xml", "bioc-json", "brat", "jsonl")
 
@@ -47,15 +47,12 @@ def normalize_format(name: str) -> str:
 
 
 def _first_line(path: Path) -> str:
-    from bioner.data.formats.textio import open_input
+    from bioner.data.formats.textio import open_input, reading
 
-    try:
-        with open_input(path) as stream:
-            for line in stream:
-                if line.strip():
-                    return line.rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise InputFormatError(path, None, "not valid UTF-8 text") from None
+    with reading(path), open_input(path) as stream:
+        for line in stream:
+            if line.strip():
+                return line.rstrip("\r\n")
     return ""
 
 

@@ -9,9 +9,13 @@ The `bioc` package parses and writes the files; this module only maps its object
 * Annotations (of passages and sentences) become Spans: label = infon `type`; concept id =
   infon `identifier` (or `Identifier`, `MESH`, or the infon keyed by the type, as tmVar
   writes it); the annotation id and any other infons go to `Span.extra` (`bioc.id=`,
-  `bioc.infon.<key>=`). Several locations (a discontinuous mention) give one span over the
-  outer extent with `fragments=…` in `Span.extra`, as for BRAT.
-* Relations become `Relation(kind=infon type, arguments=("key=value"…, "role->refid"…))`.
+  `bioc.infon.<key>=`), except infons named `brat.…`/`pubtator.…`, which this module
+  writes for other formats' details and which come back under their own name. Several
+  locations (a discontinuous mention) give one span over the outer extent with
+  `fragments=…` in `Span.extra`, as for BRAT.
+* Relations become `Relation(kind=infon type, arguments=("key=value"…, "role->refid"…))`;
+  `arg<N>` infons (written for plain arguments) come back as plain arguments.
+* Offsets and lengths must be integers (BioC JSON may hold `23.7` or `null`).
 * An annotation whose text differs from the text at its location is an InputFormatError,
   after one documented repair of wrong passage offsets (see `_passage_offset`; needed for
   the real tmVar BioC files).
@@ -19,9 +23,11 @@ The `bioc` package parses and writes the files; this module only maps its object
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
@@ -31,7 +37,7 @@ from bioc import biocjson, biocxml
 from bioner.data.atomic import PathLike
 from bioner.data.document import Document, Passage, Relation, Span
 from bioner.data.formats import extras
-from bioner.data.formats.textio import is_gzip, open_input
+from bioner.data.formats.textio import is_gzip, read_text, reading
 from bioner.errors import BionerError, InputFormatError
 
 log = logging.getLogger(__name__)
@@ -39,34 +45,48 @@ log = logging.getLogger(__name__)
 _ID_KEYS = ("identifier", "Identifier", "MESH")
 _ANNOTATION_ID = "bioc.id"
 _INFON = "bioc.infon."
+#: Details of other formats (`brat.id=T7`, `pubtator.column7=…`) travel as infons of that
+#: name and come back as they were: BRAT relations refer to the ids, PubTator keeps column 7.
+_CARRIED = ("brat.", "pubtator.")
 _METADATA = "bioc."
+#: Infon keys `_bioc_relation` gives arguments that are not `key=value` or `role->refid`.
+_POSITIONAL = re.compile(r"arg\d+")
 
 
 def _load(path: PathLike, fmt: str) -> Any:
     """The whole BioC collection; parse errors become InputFormatError with a line if known."""
     try:
         if fmt == "bioc-xml":
-            if is_gzip(path):
-                import gzip
-
-                with gzip.open(path, "rb") as raw:
-                    return biocxml.load(raw)
-            with open(path, "rb") as binary:
-                return biocxml.load(binary)
-        with open_input(path) as stream:
-            return biocjson.load(stream)
+            with reading(path), gzip.open(path, "rb") if is_gzip(path) else open(path, "rb") as raw:
+                return biocxml.load(raw)
+        return biocjson.loads(read_text(path))
     except json.JSONDecodeError as error:
         raise InputFormatError(path, error.lineno, f"bad JSON: {error.msg}") from None
-    except (ValueError, KeyError, TypeError, AttributeError, SyntaxError) as error:
+    except KeyError as error:
+        raise InputFormatError(path, None, f"not a valid BioC file: no {error} given") from None
+    except (ValueError, TypeError, AttributeError, SyntaxError) as error:
         line = getattr(error, "lineno", None)
         problem = getattr(error, "msg", None) or str(error)
         raise InputFormatError(path, line, f"not a valid BioC file: {problem}") from None
 
 
+class _BioCValueError(ValueError):
+    """A value of the wrong kind inside a parsed collection (BioC JSON holds any JSON value)."""
+
+
+def _integer(value: Any, what: str) -> int:
+    """An offset or length; the XML decoder gives ints, JSON may give 23.7, null or "x"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise _BioCValueError(f"{what} must be an integer, found {value!r}")
+
+
 def _span(path: PathLike, doc_id: str, annotation: Any, text: str) -> Span:
     infons = dict(annotation.infons)
     label = infons.pop("type", None)
-    if not label:
+    if not label or not isinstance(label, str):
         raise InputFormatError(
             path, None, f"document {doc_id}, annotation {annotation.id}: no 'type' infon"
         )
@@ -74,10 +94,12 @@ def _span(path: PathLike, doc_id: str, annotation: Any, text: str) -> Span:
         raise InputFormatError(
             path, None, f"document {doc_id}, annotation {annotation.id}: no location"
         )
-    fragments = sorted(
-        (int(location.offset), int(location.offset) + int(location.length))
-        for location in annotation.locations
-    )
+    where = f"annotation {annotation.id} location"
+    fragments = []
+    for location in annotation.locations:
+        start = _integer(location.offset, f"{where} offset")
+        fragments.append((start, start + _integer(location.length, f"{where} length")))
+    fragments.sort()
     for start, end in fragments:
         if not 0 <= start < end <= len(text):
             raise InputFormatError(
@@ -103,14 +125,21 @@ def _span(path: PathLike, doc_id: str, annotation: Any, text: str) -> Span:
     details = [extras.make(_ANNOTATION_ID, str(annotation.id))] if annotation.id else []
     if len(fragments) > 1:
         details.append(extras.make("fragments", extras.fragments_value(fragments)))
-    details += [extras.make(f"{_INFON}{key}", value) for key, value in infons.items()]
+    details += [
+        extras.make(key if key.startswith(_CARRIED) else f"{_INFON}{key}", value)
+        for key, value in infons.items()
+    ]
     return Span(fragments[0][0], max(e for _, e in fragments), label, None, concept, tuple(details))
 
 
 def _relation(relation: Any) -> Relation:
     infons = dict(relation.infons)
     kind = infons.pop("type", "relation")
-    arguments = [f"{key}={value}" for key, value in infons.items()]
+    # `arg<N>` infons hold the plain arguments `_bioc_relation` wrote (a PubTator CID pair, a
+    # BRAT line); giving them back bare keeps relations intact through a BioC round trip.
+    arguments = [
+        value if _POSITIONAL.fullmatch(key) else f"{key}={value}" for key, value in infons.items()
+    ]
     arguments += [f"{node.role}->{node.refid}" for node in relation.nodes]
     return Relation(kind, tuple(arguments))
 
@@ -120,8 +149,10 @@ def _matches(passage: Any, offset: int) -> bool:
     for annotation in passage.annotations:
         if len(annotation.locations) != 1 or not annotation.text:
             continue
-        start = int(annotation.locations[0].offset) - offset
-        if passage.text[start : start + int(annotation.locations[0].length)] != annotation.text:
+        location = annotation.locations[0]
+        start = _integer(location.offset, f"annotation {annotation.id} location offset") - offset
+        end = start + _integer(location.length, f"annotation {annotation.id} location length")
+        if passage.text[start:end] != annotation.text:
             return False
     return True
 
@@ -135,11 +166,11 @@ def _passage_offset(passage: Any) -> int:
     annotation matches at the stated offset but all match at one other offset, that one is
     used (the nearest if several), and a warning is logged.
     """
-    offset = int(passage.offset)
+    offset = _integer(passage.offset, "passage offset")
     if not passage.text or _matches(passage, offset):
         return offset
     first = next(a for a in passage.annotations if len(a.locations) == 1 and a.text)
-    relative = int(first.locations[0].offset)
+    relative = _integer(first.locations[0].offset, "location offset")
     candidates = []
     found = passage.text.find(first.text)
     while found >= 0:
@@ -160,7 +191,9 @@ def _document(path: PathLike, source: Any) -> Document:
         if passage.text or not passage.sentences:
             pieces.append((_passage_offset(passage), passage.text or ""))
         else:
-            pieces.extend((int(s.offset), s.text) for s in passage.sentences if s.text)
+            pieces.extend(
+                (_integer(s.offset, "sentence offset"), s.text) for s in passage.sentences if s.text
+            )
     text = ""
     for offset, piece in sorted(pieces):
         if offset < len(text):
@@ -178,7 +211,11 @@ def _document(path: PathLike, source: Any) -> Document:
             len(passage.text)
             if passage.text
             else max(
-                (int(s.offset) + len(s.text or "") - start for s in passage.sentences), default=0
+                (
+                    _integer(s.offset, "sentence offset") + len(s.text or "") - start
+                    for s in passage.sentences
+                ),
+                default=0,
             )
         )
         document.passages.append(
@@ -200,7 +237,14 @@ def read_bioc(path: PathLike, fmt: str = "bioc-xml") -> Iterator[Document]:
     """Documents of a BioC XML (`fmt="bioc-xml"`) or BioC JSON (`"bioc-json"`) collection."""
     collection = _load(path, fmt)
     for source in collection.documents:
-        yield _document(path, source)
+        try:
+            document = _document(path, source)
+        except (ValueError, TypeError, AttributeError, KeyError) as error:
+            problem = (
+                str(error) if isinstance(error, _BioCValueError) else f"not valid BioC ({error})"
+            )
+            raise InputFormatError(path, None, f"document {source.id}: {problem}") from None
+        yield document
 
 
 def _annotation(document: Document, span: Span, number: int) -> Any:
@@ -213,6 +257,9 @@ def _annotation(document: Document, span: Span, number: int) -> Any:
         annotation.infons["score"] = repr(span.score)
     for key, value in extras.with_prefix(span, _INFON):
         annotation.infons.setdefault(key, value)
+    for key, value in extras.with_prefix(span, ""):
+        if key.startswith(_CARRIED):
+            annotation.infons.setdefault(key, value)
     fragments = extras.fragments_of(span)
     for start, end in fragments:
         annotation.add_location(bioc.BioCLocation(start, end - start))

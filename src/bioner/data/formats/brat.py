@@ -14,17 +14,21 @@ numbers for errors and a lossless round trip.
   break in the text matches a space), else InputFormatError naming the file and line.
 * Every other line (`R`, `E`, `A`, `M`, `N`, `*`, `#`) is kept verbatim as a Relation of kind
   `brat.<first letter>` and written back after the text-bound lines; they are not
-  interpreted (bioner only models entity mentions).
+  interpreted (bioner only models entity mentions). Concept ids of other formats are not
+  written (a warning says how many).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from bioner.data.atomic import PathLike
+from bioner.data.atomic import PathLike, refuse_inputs
 from bioner.data.document import Document, Relation, Span
 from bioner.data.formats import extras
 from bioner.data.formats.textio import open_output, read_text
@@ -36,6 +40,7 @@ ID_KEY = "brat.id"
 FRAGMENTS_KEY = "fragments"
 #: Characters not kept in file names: ids such as `train:12` become `train_12`.
 _UNSAFE = re.compile(r"[^\w.\-]")
+_FOLDER_MODE = 0o755
 _WHITESPACE_AS_SPACE = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
 
 
@@ -87,7 +92,7 @@ def read_brat_pair(ann_path: PathLike, txt_path: PathLike | None = None) -> Docu
     txt = Path(txt_path) if txt_path is not None else ann.with_suffix(".txt")
     if not txt.is_file():
         raise InputFormatError(ann, None, f"the text file {txt.name} is missing")
-    text = read_text(txt)
+    text = read_text(txt, keep_bom=True)  # brat counts a byte-order mark in its offsets
     document = Document(id=ann.stem, text=text)
     seen: set[str] = set()
     for number, raw in enumerate(read_text(ann).split("\n"), 1):
@@ -160,12 +165,53 @@ def _ann_lines(document: Document) -> list[str]:
 def write_brat(
     documents: Iterable[Document], folder: PathLike, *, inputs: Iterable[PathLike] = ()
 ) -> int:
-    """Write `<id>.txt` and `<id>.ann` per document into `folder` (created if needed)."""
+    """Write `<id>.txt` and `<id>.ann` per document into `folder` (created if needed).
+
+    A new folder appears whole or not at all: it is filled under a temporary name and renamed
+    into place, so an input error half-way through leaves no partial corpus behind. In an
+    existing folder each file is replaced atomically.
+    """
     target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
-    inputs = list(inputs)
-    written = 0
+    if target.exists() and not target.is_dir():
+        raise BionerError(f"{folder} is a file; BRAT output is a folder of .txt/.ann pairs")
+    fresh = not target.exists()
+    destination = target
+    if fresh:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        destination = Path(temp)
+    try:
+        names, with_concepts = _write_pairs(documents, destination, list(inputs))
+        if fresh:
+            destination.chmod(_FOLDER_MODE)  # mkdtemp makes it private
+            os.replace(destination, target)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(destination, ignore_errors=True)
+        raise
+    if with_concepts:
+        log.warning(
+            "%d mention(s) have concept ids, which BRAT output does not hold", with_concepts
+        )
+    others = sorted(p.name for p in target.glob("*.ann") if p.stem not in names)
+    if others:
+        # Reading the folder back would mix them in, e.g. documents of an earlier conversion.
+        log.warning(
+            "%s also holds %d .ann file(s) not written now (%s); reading it includes them",
+            folder,
+            len(others),
+            ", ".join(others[:3]) + (", …" if len(others) > 3 else ""),
+        )
+    return len(names)
+
+
+def _write_pairs(
+    documents: Iterable[Document], target: Path, inputs: list[PathLike]
+) -> tuple[set[str], int]:
+    """Write the pairs into `target`; returns the file names used and the mentions whose
+    concept ids were not written."""
     names: set[str] = set()
+    with_concepts = 0
     for document in documents:
         name = _UNSAFE.sub("_", document.id).lstrip(".")
         if not name:
@@ -175,9 +221,12 @@ def write_brat(
                 f"two documents map to the file name {name!r}; BRAT needs one file per document"
             )
         names.add(name)
+        # Check both files first: a .txt/.ann input pair must not lose its .txt either.
+        refuse_inputs(target / f"{name}.txt", inputs)
+        refuse_inputs(target / f"{name}.ann", inputs)
         with open_output(target / f"{name}.txt", inputs) as stream:
             stream.write(document.text)
         with open_output(target / f"{name}.ann", inputs) as stream:
             stream.write("".join(f"{line}\n" for line in _ann_lines(document)))
-        written += 1
-    return written
+        with_concepts += sum(span.concept_id is not None for span in document.spans)
+    return names, with_concepts

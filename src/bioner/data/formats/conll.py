@@ -22,7 +22,7 @@ from typing import TextIO
 
 from bioner.data.atomic import PathLike
 from bioner.data.document import Document, Sentence
-from bioner.data.formats.textio import open_input, strip_gz
+from bioner.data.formats.textio import open_input, reading, strip_gz
 from bioner.data.tagging import TagScheme, chunks_from_tags, split_tag, validate_tags
 from bioner.errors import BionerError, InputFormatError
 
@@ -71,19 +71,8 @@ def iter_blocks(
     """
     columns: int | None = None
     pending = _Pending()
-    number = 0
-    with open_input(path) as stream:
-        lines = iter(stream)
-        while True:
-            try:
-                raw = next(lines)
-            except StopIteration:
-                break
-            except UnicodeDecodeError as error:
-                raise InputFormatError(
-                    path, number + 1, f"not valid UTF-8 ({error.reason})"
-                ) from None
-            number += 1
+    with reading(path), open_input(path) as stream:
+        for number, raw in enumerate(stream, 1):
             line = raw.rstrip("\r\n")
             if not line.strip():
                 if pending.words:
@@ -241,6 +230,11 @@ def write_conll(
                 if any(ch in token.text for ch in "\t\n\r "):
                     raise BionerError(
                         f"document {document.id}: token {token.text!r} contains whitespace, "
+                        "which CoNLL cannot hold"
+                    )
+                if any(ch in tag for ch in "\t\n\r"):
+                    raise BionerError(
+                        f"document {document.id}: tag {tag!r} has a TAB or line break, "
                         "which CoNLL cannot hold"
                     )
                 lines.append(f"{token.text}\t{tag}\n")

@@ -15,12 +15,13 @@ inside the text, tokens inside one sentence in order) are ours so that an error 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from bioner.data.atomic import PathLike
 from bioner.data.document import Document, Sentence, Span, Token
-from bioner.data.formats.textio import open_input
+from bioner.data.formats.textio import open_input, reading
 from bioner.errors import InputFormatError
 
 
@@ -56,8 +57,11 @@ def _span(raw: Any, text: str, index: int) -> Span:
     if not label:
         raise _SchemaError(f"span {index} has an empty label")
     score = raw.get("score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
-        raise _SchemaError(f"span {index} score must be a number, found {score!r}")
+    if score is not None and (
+        isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score)
+    ):
+        # json.loads accepts NaN and Infinity, which strict JSON readers elsewhere reject.
+        raise _SchemaError(f"span {index} score must be a finite number, found {score!r}")
     concept = raw.get("concept_id")
     if concept is not None:
         _string(concept, f"span {index} concept_id")
@@ -111,7 +115,7 @@ def _document(record: Any) -> Document:
 
 def read_jsonl(path: PathLike) -> Iterator[Document]:
     """Documents of a JSON Lines file; blank lines are allowed and skipped."""
-    with open_input(path) as stream:
+    with reading(path), open_input(path) as stream:
         for number, line in enumerate(stream, 1):
             if not line.strip():
                 continue

@@ -7,7 +7,9 @@ need exact line numbers in errors and a byte-for-byte round trip of the staged o
   abstract are kept as Passages so the writer can split the text again.
 * Mention lines: `PMID start end mention type [id [extra...]]` → `Span`; an empty id is None;
   columns 7+ (BC5CDR composite parts) are kept in `Span.extra` as `pubtator.column7=…`.
-* 4-column lines (`PMID CID chemical disease`) are `Relation`s, written after the mentions.
+* 4-column lines (`PMID CID chemical disease`) are `Relation`s, written after the mentions
+  (a 4-column line with integer offsets is a mention cut short: an error). Relations of
+  another shape, and BRAT lines (their ids are not kept here), are left out (warning).
 * Every mention's text must equal the text at its offsets (InputFormatError otherwise). One
   exception, found in the real NCBI-disease training file (line 3249): a mention column with
   trailing spaces. Surrounding whitespace is tolerated; the raw column is kept in the
@@ -20,6 +22,7 @@ need exact line numbers in errors and a byte-for-byte round trip of the staged o
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +33,8 @@ from bioner.data.document import Document, Passage, Relation, Span
 from bioner.data.formats import extras
 from bioner.data.formats.textio import read_text
 from bioner.errors import BionerError, InputFormatError
+
+log = logging.getLogger(__name__)
 
 _TEXT_LINE = re.compile(r"^([^|\t]+)\|([ta])\|(.*)$")
 _COLUMN = "pubtator.column"
@@ -96,10 +101,15 @@ def _blocks(path: PathLike, data: str) -> tuple[list[_Block], int]:
             raise InputFormatError(
                 path, number, f"annotation for {fields[0]!r} inside document {current.doc_id!r}"
             )
-        if len(fields) == 4:
-            current.relations.append((number, fields))
-        elif len(fields) >= 5:
+        if len(fields) >= 5:
             current.mentions.append((number, fields))
+        elif len(fields) == 4 and not (fields[1].isdigit() and fields[2].isdigit()):
+            current.relations.append((number, fields))
+        elif len(fields) == 4:
+            # Offsets in columns 2-3: a mention cut short, not a relation to keep silently.
+            raise InputFormatError(
+                path, number, "mention line with 4 columns: the entity type (column 5) is missing"
+            )
         else:
             raise InputFormatError(
                 path,
@@ -168,9 +178,10 @@ def read_pubtator(path: PathLike) -> Iterator[Document]:
 def _title_and_abstract(document: Document) -> tuple[str, str | None]:
     """Split the text back into title and abstract, as PubTator needs one line each.
 
-    Passages read from PubTator give the split exactly. Otherwise the first line break ends
-    the title; line breaks and TABs (which PubTator cannot hold) become spaces, one
-    character for one, so every offset stays valid.
+    Passages read from PubTator give the split exactly (line breaks inside them, as BioC
+    passages may hold, become spaces). Otherwise the first line break ends the title; line
+    breaks and TABs (which PubTator cannot hold) become spaces, one character for one, so
+    every offset stays valid.
     """
     text = document.text
     kinds = [p.kind for p in document.passages]
@@ -180,8 +191,8 @@ def _title_and_abstract(document: Document) -> tuple[str, str | None]:
         title_only = second is None and title.end == len(text)
         both = second is not None and second.start == title.end + 1 and second.end == len(text)
         if title.start == 0 and (title_only or both):
-            abstract = text[title.end + 1 :] if len(kinds) == 2 else None
-            return text[: title.end], abstract
+            flat = text.translate(_LINE_BREAKS)
+            return flat[: title.end], (flat[title.end + 1 :] if second is not None else None)
     flat = text.translate(_FLATTEN)
     cut = text.find("\n")
     if cut < 0:
@@ -190,6 +201,7 @@ def _title_and_abstract(document: Document) -> tuple[str, str | None]:
 
 
 _FLATTEN = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
+_LINE_BREAKS = str.maketrans({"\n": " ", "\r": " "})
 
 
 def write_pubtator(
@@ -217,18 +229,36 @@ def write_pubtator(
             )
             if mention.strip() != actual:
                 mention = actual
-            columns = [
-                document.id,
-                str(span.start),
-                str(span.end),
-                mention.translate(_FLATTEN),
-                span.label,
-                span.concept_id or "",
-            ]
-            columns += [value for _, value in sorted(_extra_columns(span))]
-            lines.append("\t".join(columns))
+            values = [span.label, span.concept_id or ""]
+            values += [value for _, value in sorted(_extra_columns(span))]
+            for value in values:
+                if _breaks_line(value):
+                    raise BionerError(
+                        f"document {document.id}: {value!r} (type, id or extra column of the "
+                        f"mention at [{span.start}, {span.end})) has a TAB or line break, "
+                        "which PubTator cannot hold"
+                    )
+            columns = [document.id, str(span.start), str(span.end), mention.translate(_FLATTEN)]
+            lines.append("\t".join(columns + values))
+        skipped = 0
         for relation in document.relations:
+            # BRAT lines refer to BRAT ids, which PubTator does not keep; other shapes would
+            # read back as a mention or a broken line.
+            if (
+                relation.kind.startswith("brat.")
+                or len(relation.arguments) != 2
+                or any(_breaks_line(value) for value in (relation.kind, *relation.arguments))
+            ):
+                skipped += 1
+                continue
             lines.append("\t".join([document.id, relation.kind, *relation.arguments]))
+        if skipped:
+            log.warning(
+                "document %s: %d relation(s) have no PubTator form (BRAT lines, or not "
+                "exactly two arguments) and were not written",
+                document.id,
+                skipped,
+            )
         stream.write(end.join(lines) + end)
         written += 1
         last = document
@@ -236,6 +266,10 @@ def write_pubtator(
         end = newline or last.metadata.get(NEWLINE_KEY, "\n")
         stream.write(end * int(last.metadata.get(BLANK_AFTER_KEY, 1)))
     return written
+
+
+def _breaks_line(value: str) -> bool:
+    return any(ch in value for ch in "\t\n\r")
 
 
 def _extra_columns(span: Span) -> list[tuple[int, str]]:

@@ -1,7 +1,11 @@
 """Opening corpus files: gzip chosen by the `.gz` suffix, UTF-8, line endings left as they are.
 
 Readers see the exact characters of the file (CRLF included) so that they can report
-faithful line numbers and writers can reproduce the original bytes.
+faithful line numbers and writers can reproduce the original bytes. A leading UTF-8
+byte-order mark (Windows editors write one) is dropped, except where the caller keeps it
+because offsets count it (BRAT `.txt`). A file that cannot be read or decoded — missing,
+a folder, not gzip, a truncated `.gz`, bytes that are not UTF-8 — becomes an
+InputFormatError naming the file (and the line of the first bad byte), never a traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -27,20 +32,51 @@ def strip_gz(path: PathLike) -> str:
     return name[:-3] if is_gzip(name) else name
 
 
-def open_input(path: PathLike) -> TextIO:
+def open_input(path: PathLike, *, keep_bom: bool = False) -> TextIO:
     """Open a (possibly gzipped) UTF-8 text file without newline translation."""
+    encoding = "utf-8" if keep_bom else "utf-8-sig"
     if is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
 
 
-def read_text(path: PathLike) -> str:
-    """The whole file as a string; a decoding error becomes an InputFormatError."""
+def _undecodable_line(path: PathLike) -> int | None:
+    """The 1-based number of the first line that is not UTF-8 (None if it cannot be found).
+
+    A text stream decodes whole chunks, so the line it was at when decoding failed can be
+    far from the bad byte; bytes of one UTF-8 character never include a newline, so
+    decoding line by line finds it exactly. Only called after a failure.
+    """
     try:
-        with open_input(path) as stream:
-            return stream.read()
+        with gzip.open(path, "rb") if is_gzip(path) else open(path, "rb") as raw:
+            for number, line in enumerate(raw, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
+
+
+@contextlib.contextmanager
+def reading(path: PathLike) -> Iterator[None]:
+    """Report a file that cannot be read or decoded as an InputFormatError naming it."""
+    try:
+        yield
     except UnicodeDecodeError as error:
-        raise InputFormatError(path, None, f"not valid UTF-8 ({error.reason})") from None
+        raise InputFormatError(
+            path, _undecodable_line(path), f"not valid UTF-8 ({error.reason})"
+        ) from None
+    except (OSError, EOFError, zlib.error) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise InputFormatError(path, None, f"cannot read the file: {reason}") from None
+
+
+def read_text(path: PathLike, *, keep_bom: bool = False) -> str:
+    """The whole file as a string; unreadable or undecodable input is an InputFormatError."""
+    with reading(path), open_input(path, keep_bom=keep_bom) as stream:
+        return stream.read()
 
 
 @contextlib.contextmanager
