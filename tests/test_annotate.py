@@ -9,6 +9,7 @@ lazy (an endless input yields results).
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import signal
@@ -161,6 +162,47 @@ def test_missing_file_argument_is_an_error_not_text(tiny_model: Path, tmp_path: 
     assert [r["id"] for r in jsonl(result.stdout)] == ["text-1"]
 
 
+def test_failures_are_reported_verbatim_not_as_markup(tiny_model: Path, tmp_path: Path) -> None:
+    """A failing path went through rich markup: `[/x]` in it crashed the report (MarkupError),
+    and a name such as `[b]` vanished from the message."""
+    odd = tmp_path / "in[/x]" / "a[b].txt"
+    result = run("annotate", "-m", str(tiny_model), str(odd), "KRAS here")
+    assert result.exit_code == 1, result.exception
+    assert f"error: {odd}: no such file or directory" in result.stderr
+    assert f"  {odd}: no such file or directory" in result.stderr
+
+
+def test_literal_text_that_is_not_utf8_is_a_failure_not_a_crash(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """Argument bytes that are not UTF-8 reach Python as lone surrogates; they were tagged and
+    then crashed the file writer with a UnicodeEncodeError, losing the whole output."""
+    output = tmp_path / "out.jsonl"
+    result = run(
+        "annotate", "-m", str(tiny_model), "BRCA1 \udcff asthma", "KRAS", "-o", str(output)
+    )
+    assert result.exit_code == 1, result.exception
+    assert "text-1, line 1: not valid UTF-8" in result.stderr
+    assert [r["id"] for r in jsonl(output.read_text(encoding="utf-8"))] == ["text-2"]
+
+
+def test_truncated_gzip_is_reported_and_the_rest_is_annotated(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """A truncated .gz raised EOFError, which the command line took for Ctrl-D: it printed
+    "Aborted." and dropped every other input; a corrupt one raised zlib.error."""
+    whole = gzip.compress(("Patients with melanoma show BRCA1.\n" * 400).encode())
+    truncated = tmp_path / "cut.txt.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    corrupt = tmp_path / "bad.txt.gz"
+    corrupt.write_bytes(whole[:20] + bytes(40) + whole[60:])
+    result = run("annotate", "-m", str(tiny_model), str(truncated), str(corrupt), "KRAS")
+    assert result.exit_code == 1, result.exception
+    assert f"{truncated}: cannot read the file: Compressed file ended" in result.stderr
+    assert f"{corrupt}: cannot read the file" in result.stderr
+    assert [r["id"] for r in jsonl(result.stdout)] == ["text-1"]
+
+
 def test_output_never_overwrites_an_input(tiny_model: Path, tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     original = '{"id": "a", "text": "BRCA1 in asthma", "spans": []}\n'
@@ -242,6 +284,16 @@ def test_terminal_view(tiny_model: Path) -> None:
     assert result.exit_code == 0, result.output
     assert EXAMPLE in result.stdout
     assert "Legend:" in result.stdout and "Gene" in result.stdout
+
+
+def test_terminal_view_does_not_pass_escape_sequences_to_the_terminal(tiny_model: Path) -> None:
+    """Control characters in the input went to the terminal raw, so an annotated text could
+    recolour the screen or retitle the window; they are drawn as symbols, one for one."""
+    hostile = "\x1b]0;owned\x07Patients with melanoma\x1b[2J show BRCA1.\r\nNext\x9b1m line"
+    result = run("annotate", "-m", str(tiny_model), hostile, "--to", "terminal")
+    assert result.exit_code == 0, result.output
+    assert not any(ch in result.stdout for ch in "\x1b\x07\x9b\r")
+    assert "\u241b]0;owned\u2407Patients with melanoma\u241b[2J show BRCA1. \nNext" in result.stdout
 
 
 def test_workers_give_the_same_output_in_order(tiny_model: Path, tmp_path: Path) -> None:

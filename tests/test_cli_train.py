@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,37 @@ def test_refit_without_dev_trains_on_train_and_devel_and_keeps_the_last_epoch(
     assert all("dev_f1" not in r for r in records)
     assert 0.0 <= summary["test"]["f1"] <= 1.0
     assert meta["selection"] == "last epoch" and meta["best_epoch"] == 3
+
+
+def test_unusable_output_is_refused_before_the_corpus_is_read(corpus: Path, tmp_path: Path) -> None:
+    """Each was found only after loading and encoding the corpora (here: never read), and an
+    OUTPUT that was a file was a FileExistsError traceback; a run folder whose checkpoints
+    were removed had its model silently replaced."""
+    missing = tmp_path / "no-corpus"
+    taken = tmp_path / "taken.txt"
+    taken.write_text("x")
+    result = invoke("train", "saber-baseline", "--corpus", missing, "-o", taken)
+    assert "--output must be a folder" in str(result.exception)
+    result = invoke(
+        "train", "saber-baseline", "--corpus", missing, "-o", tmp_path / "new", "--resume"
+    )
+    assert "no checkpoint to resume from" in str(result.exception)
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "config.json").write_text("{}")
+    result = invoke("train", "saber-baseline", "--corpus", missing, "-o", run)
+    assert "already holds a trained model" in str(result.exception)
+    assert (run / "model" / "config.json").read_text() == "{}"
+
+
+def test_errors_are_printed_verbatim_not_as_markup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The message went through rich markup: `[params."key"]` vanished from a message, and
+    a path such as `cfg[/x].toml` crashed the error report itself with a MarkupError."""
+    config = tmp_path / "cfg[/x].toml"
+    monkeypatch.setattr(sys, "argv", ["bioner", "train", str(config)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli_app.main()
+    assert exit_info.value.code == 2
+    assert f"error: {config}: cannot read config" in capsys.readouterr().err

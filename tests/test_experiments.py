@@ -285,3 +285,24 @@ def test_ooc_command_with_map_partner_and_baseline(
     comparison = results["baseline"]
     assert comparison["name"] == "BL" and comparison["t_test"]["paired"] is True
     assert "Baseline BL" in (mtm / "table.md").read_text()
+
+
+def test_cv_refuses_bad_options_before_any_run(tmp_path: Path) -> None:
+    """`--folds 0` ran nothing and crashed on the empty summary; `--epochs 0` was a pydantic
+    traceback; an OUTPUT that is a file a NotADirectoryError; a missing `--baseline` was only
+    found after every run had trained."""
+    corpus = tmp_path / "no-corpus"  # never read: each check comes first
+    out = tmp_path / "cv"
+    common = ["experiment", "cv", "saber-baseline", "--corpus", corpus]
+    for option, value in (("--folds", "0"), ("--epochs", "0"), ("--max-train-sentences", "0")):
+        result = invoke(*common, "-o", out, option, value)
+        assert result.exit_code == 2 and option in result.output
+    taken = tmp_path / "taken.txt"
+    taken.write_text("x")
+    result = invoke(*common, "-o", taken)
+    assert isinstance(result.exception, BionerError)
+    assert "--output must be a folder" in str(result.exception)
+    result = invoke(*common, "-o", out, "--baseline", tmp_path / "missing.json")
+    assert isinstance(result.exception, BionerError)
+    assert "missing.json: cannot read results" in str(result.exception)
+    assert not out.exists()

@@ -113,6 +113,28 @@ def test_invalid_requests_are_422_json(client: TestClient, payload: dict, needle
     assert needle in json.dumps(response.json())
 
 
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b'{"text": NaN}', "text: Input should be a valid string"),
+        (b'{"documents": [{"id": "a", "text": Infinity}]}', "documents.0.text"),
+        (b'{"text": "BRCA1 \\ud800 in asthma"}', "text: lone surrogate"),
+        (b'{"text": "BRCA1", "types": ["\\udfff"]}', "types.0: lone surrogate"),
+        (b'{"text": "BRCA1", "\\ud800": 1}', "request body"),
+        (b'{"text": ', "invalid JSON at character"),
+    ],
+)
+def test_bodies_json_cannot_echo_back_are_422_not_500(
+    client: TestClient, body: bytes, needle: str
+) -> None:
+    """NaN, Infinity and lone surrogates parse but cannot be written back as JSON: the default
+    validation reply (which echoes the input) and the annotation reply both crashed with 500."""
+    response = client.post("/annotate", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and needle in detail
+
+
 def test_openapi_schema_lists_the_endpoints(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/annotate", "/health"} <= set(schema["paths"])

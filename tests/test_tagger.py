@@ -4,7 +4,11 @@ perfectly, saving and loading changes nothing, and a resumed run equals an unbro
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,6 +126,100 @@ def test_loading_a_damaged_model_is_a_clear_error(trained, tmp_path: Path) -> No
         Tagger.load(tmp_path / "nowhere")
 
 
+def _damage(model: Path, name: str, edit) -> None:
+    """Rewrite one JSON file of a model directory with `edit(data)`."""
+    path = model / name
+    path.write_text(json.dumps(edit(json.loads(path.read_text(encoding="utf-8")))))
+
+
+def _wider_encoder(config: dict) -> dict:
+    config["model"]["encoder"]["hidden"] += 4
+    return config
+
+
+def _extra_tag(vocab: dict) -> dict:
+    vocab["tags"]["default"].append("B-Extra")
+    return vocab
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda m: (m / "config.json").write_text("{broken"),
+            r"config\.json, line 1: invalid JSON",
+        ),
+        (
+            lambda m: _damage(m, "config.json", _wider_encoder),
+            r"weights\.safetensors: .*the config",
+        ),
+        (lambda m: _damage(m, "vocab.json", lambda v: [v]), r"vocab\.json: expected a JSON object"),
+        (lambda m: _damage(m, "vocab.json", lambda v: {**v, "words": 5}), r"vocab\.json: 'words'"),
+        (
+            lambda m: _damage(m, "vocab.json", lambda v: {**v, "tags": ["O"]}),
+            r"vocab\.json: 'tags'",
+        ),
+        (
+            lambda m: _damage(m, "vocab.json", lambda v: {**v, "tags": {"default": ["B-Gene"]}}),
+            r"vocab\.json: tags of head 'default'",
+        ),
+        (lambda m: _damage(m, "vocab.json", _extra_tag), r"weights\.safetensors: .*needs \[\d+"),
+        (lambda m: _damage(m, "meta.json", lambda v: [v]), r"meta\.json: expected a JSON object"),
+        (lambda m: (m / "vocab.json").write_bytes(b"\xff{}"), r"vocab\.json: not valid UTF-8"),
+        (
+            lambda m: (m / "weights.safetensors").write_bytes(b"junk"),
+            r"weights\.safetensors: not a",
+        ),
+        (lambda m: (m / "weights.safetensors").write_bytes(b""), r"weights\.safetensors: not a"),
+    ],
+)
+def test_each_damaged_model_file_is_a_one_line_error_naming_it(
+    trained, tmp_path: Path, damage, message: str
+) -> None:
+    """Wrong structures and misfitting weights were TypeErrors, AttributeErrors, safetensors
+    errors or a many-line RuntimeError instead of one line naming the file; a meta.json that
+    was not an object even loaded."""
+    tagger, _, _ = trained
+    model = tagger.save(tmp_path / "m")
+    damage(model)
+    with pytest.raises(BionerError, match=message) as error:
+        Tagger.load(model)
+    assert "\n" not in str(error.value)
+
+
+def test_saved_model_files_are_readable_by_everyone(trained, tmp_path: Path) -> None:
+    """safetensors writes its file 0600, so a model saved by one user could not be loaded by
+    another (a shared group folder, a service account)."""
+    tagger, _, _ = trained
+    model = tagger.save(tmp_path / "m")
+    for path in model.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o644, path.name
+
+
+def test_model_files_are_utf8_whatever_the_locale(trained, tmp_path: Path) -> None:
+    """Saving used the locale's encoding: under an ASCII locale a vocabulary with a Greek
+    letter failed with UnicodeEncodeError (and another 8-bit locale wrote non-UTF-8 JSON)."""
+    tagger, _, _ = trained
+    source = tagger.save(tmp_path / "m")
+    script = (
+        "import sys; from bioner.tagger import Tagger; "
+        "t = Tagger.load(sys.argv[1]); t.words.items.append('\\u03b1-synuclein'); "
+        "t.meta['note'] = '\\u00b5g'; t.save(sys.argv[2])"  # ASCII: the command line is C too
+    )
+    env = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    target = tmp_path / "saved"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(source), str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "α-synuclein" in (target / "vocab.json").read_text(encoding="utf-8")
+    assert json.loads((target / "meta.json").read_text(encoding="utf-8"))["note"] == "µg"
+
+
 def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
     documents = tiny_corpus(12, seed=3)
 
@@ -140,6 +238,35 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
         assert torch.equal(value, resumed[key]), key
     lines = (tmp_path / "broken" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"learning_rate": 0.5}, "training.learning_rate 0.02 → 0.5"),  # was silently ignored
+        ({"optimizer": "sgd"}, "training.optimizer 'adam' → 'sgd'"),  # was a KeyError at step 1
+    ],
+)
+def test_resume_refuses_other_settings_but_allows_more_epochs(
+    tmp_path: Path, change: dict, named: str
+) -> None:
+    """The optimizer state restores the old learning rate and update rule, so a resumed run
+    with other settings silently kept the old ones (or crashed); only the epoch count and
+    where the run executes may change."""
+    documents = tiny_corpus(6, seed=3)
+
+    def trainer(**training: object) -> Trainer:
+        tagger = Tagger.build(small_config(epochs=1, batch_size=4), {"default": documents})
+        for key, value in training.items():
+            setattr(tagger.config.training, key, value)
+        return Trainer(
+            tagger, {"default": documents}, {"default": documents}, tmp_path, show_progress=False
+        )
+
+    trainer().train()
+    with pytest.raises(BionerError, match=re.escape(named)):
+        trainer(epochs=2, **change).train(resume=True)
+    assert trainer(epochs=2, device="cpu").train(resume=True).epochs_run == 2
 
 
 def test_initial_weights_follow_the_training_seed_only() -> None:
@@ -251,3 +378,20 @@ def test_config_errors_name_the_problem(tmp_path: Path) -> None:
         load_config("no-such-preset")
     with pytest.raises(BionerError, match=r"model\.encoder\.layers"):
         load_config("saber-baseline", ["model.encoder.layers=0"])
+
+
+def test_config_files_that_cannot_be_read_as_a_mapping_are_clear_errors(tmp_path: Path) -> None:
+    """A JSON array and bad UTF-8 were tracebacks; a misspelt `extends` did not say which
+    file named it."""
+    listed = tmp_path / "listed.json"
+    listed.write_text("[1, 2]")
+    with pytest.raises(BionerError, match=r"listed\.json: a config must be a JSON object"):
+        load_config(listed)
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('name = "café"\n'.encode("latin-1"))
+    with pytest.raises(BionerError, match=r"latin1\.toml: not valid UTF-8"):
+        load_config(latin1)
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "saber-basline"\n')
+    with pytest.raises(BionerError, match=r"child\.toml: `extends` names .*'saber-basline'"):
+        load_config(child)

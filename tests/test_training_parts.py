@@ -88,6 +88,9 @@ def test_unknown_key_in_nested_section() -> None:
         ({"betas": [1.5, 0.9]}, "'betas'"),
         ({"clip_grad_norm": 0}, "'clip_grad_norm'"),
         ({"shuffle": "yes"}, "'shuffle'"),
+        ({"learning_rate": float("inf")}, "'learning_rate'"),  # would train to NaN weights
+        ({"clip_grad_norm": float("nan")}, "'clip_grad_norm'"),
+        ({"sampling_temperature": float("inf")}, "'sampling_temperature'"),
     ],
 )
 def test_ill_typed_or_out_of_range_values_are_rejected(data: dict, key: str) -> None:

@@ -189,3 +189,26 @@ def test_tune_rejects_a_bad_start_before_any_study_exists(tmp_path: Path) -> Non
     with pytest.raises(BionerError, match="--init-directions must be one of"):
         run_study(settings)
     assert not settings.storage.exists()
+
+
+def test_a_storage_that_is_not_sqlite_is_refused_before_any_trial(tmp_path: Path) -> None:
+    """A --storage naming some other file failed deep inside SQLAlchemy with a traceback."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    documents = one_type_corpus("Gene", GENES, 6, 5)
+    write_documents(documents[:4], corpus / "train.tsv", "conll")
+    write_documents(documents[4:], corpus / "devel.tsv", "conll")
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a study\n")
+    app = importlib.import_module("bioner.cli.app")
+    app._register_commands()
+    args = ["tune", "ma-hovy", "--corpus", str(corpus), "--space", str(space)]
+    result = CliRunner().invoke(app.app, [*args, "--storage", str(notes), "-o", str(tmp_path)])
+    assert isinstance(result.exception, BionerError)
+    assert f"{notes}: not an SQLite database" in str(result.exception)
+    assert notes.read_text() == "my notes, not a study\n"
+    result = CliRunner().invoke(app.app, [*args, "--storage", str(tmp_path / "s"), "-o", notes])
+    assert isinstance(result.exception, BionerError)
+    assert "--output must be a folder" in str(result.exception)

@@ -61,14 +61,17 @@ def _read_mapping(path: Path) -> dict[str, Any]:
         raw = path.read_text(encoding="utf-8")
     except OSError as error:
         raise BionerError(f"{path}: cannot read config ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise BionerError(f"{path}: not valid UTF-8 ({error.reason})") from None
     try:
-        if path.suffix == ".json":
-            return json.loads(raw)
-        return tomllib.loads(raw)
+        data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw)
     except json.JSONDecodeError as error:
         raise BionerError(f"{path}, line {error.lineno}: invalid JSON ({error.msg})") from None
     except tomllib.TOMLDecodeError as error:
         raise BionerError(f"{path}: invalid TOML ({error})") from None
+    if not isinstance(data, dict):  # a JSON array or number: no sections to read
+        raise BionerError(f"{path}: a config must be a JSON object, got {type(data).__name__}")
+    return data
 
 
 def _apply_override(data: dict[str, Any], assignment: str) -> None:
@@ -98,11 +101,14 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _read_config(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
+def _read_config(
+    name_or_path: str | Path, seen: tuple[str, ...] = (), referrer: str | None = None
+) -> tuple[dict, str]:
     """A config's mapping with its `extends = "preset"` base merged under it, and its source.
 
     `extends` lets a preset state only how it differs from another (e.g. `deepvar-fine`
-    from `deepvar`), so the shared settings live in one file.
+    from `deepvar`), so the shared settings live in one file. `referrer` is the config whose
+    `extends` named this one, so that a misspelt base names the file to fix.
     """
     path = Path(name_or_path)
     if path.suffix in (".toml", ".json") or path.exists():
@@ -111,8 +117,9 @@ def _read_config(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> tuple[
     else:
         preset = resources.files("bioner") / "configs" / f"{name_or_path}.toml"
         if not preset.is_file():
+            named_by = f"{referrer}: `extends` names " if referrer else ""
             raise BionerError(
-                f"no config file or preset named {str(name_or_path)!r}; "
+                f"{named_by}no config file or preset named {str(name_or_path)!r}; "
                 f"presets: {', '.join(preset_names())}"
             )
         source = f"preset {name_or_path}"
@@ -122,7 +129,7 @@ def _read_config(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> tuple[
         return data, source
     if not isinstance(base, str) or base in seen or str(name_or_path) == base:
         raise BionerError(f"{source}: `extends` must name another preset, got {base!r}")
-    base_data, _ = _read_config(base, (*seen, str(name_or_path)))
+    base_data, _ = _read_config(base, (*seen, str(name_or_path)), source)
     return _deep_merge(base_data, data), source
 
 

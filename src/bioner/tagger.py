@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
@@ -309,7 +311,9 @@ class Tagger:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         staging.chmod(0o755)  # mkdtemp makes it private; a model directory is ordinary data
         try:
-            (staging / "config.json").write_text(self.config.model_dump_json(indent=2))
+            (staging / "config.json").write_text(
+                self.config.model_dump_json(indent=2), encoding="utf-8"
+            )
             vocab = {
                 "words": self.words.to_json(),
                 "chars": self.chars.to_json(),
@@ -318,10 +322,16 @@ class Tagger:
             contextual = self.model.embedder.contextual
             if contextual is not None:  # the LMs' characters: loading needs no LM files
                 vocab["contextual"] = contextual.specs()
-            (staging / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+            (staging / "vocab.json").write_text(
+                json.dumps(vocab, ensure_ascii=False), encoding="utf-8"
+            )
             save_file(cpu_state_dict(self.model), str(staging / "weights.safetensors"))
             meta = {**self.meta, "bioner_version": __version__, "format": 1}
-            (staging / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+            (staging / "meta.json").write_text(
+                json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8"
+            )
+            for file in staging.iterdir():  # safetensors writes 0600: others could not load it
+                file.chmod(0o644)
             if target.exists():
                 backup = target.with_name(f".{target.name}.old")
                 shutil.rmtree(backup, ignore_errors=True)
@@ -337,22 +347,28 @@ class Tagger:
 
     @classmethod
     def load(cls, path_or_name: str | Path, device: str | torch.device = "cpu") -> Tagger:
-        """Load a model directory (or the name of a bundled model, e.g. "default")."""
+        """Load a model directory (or the name of a bundled model, e.g. "default").
+
+        Every way a model directory can be damaged (bad JSON, a wrong structure, weights that
+        are not safetensors or do not fit the config) is a BionerError naming the file.
+        """
         from bioner.models.registry import resolve_model_path
+        from bioner.training.config import format_validation_error
 
         path = resolve_model_path(path_or_name)
         missing = [name for name in FILES if not (path / name).is_file()]
         if missing:
             raise BionerError(f"{path} is not a bioner model: missing {', '.join(missing)}")
         try:
-            config = ExperimentConfig.model_validate_json((path / "config.json").read_text())
-            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
-            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-            words = Vocabulary.from_json(vocab["words"])
-            chars = Vocabulary.from_json(vocab["chars"])
-            tags = vocab["tags"]
-        except (ValueError, KeyError) as error:
-            raise BionerError(f"{path}: damaged model files ({error})") from None
+            config = ExperimentConfig.model_validate(_read_json_object(path / "config.json"))
+        except ValidationError as error:
+            message = format_validation_error(
+                error, str(path / "config.json"), model=ExperimentConfig
+            )
+            raise BionerError(message) from None
+        vocab = _read_json_object(path / "vocab.json")
+        meta = _read_json_object(path / "meta.json")
+        words, chars, tags = _vocabularies(vocab, path / "vocab.json")
         contextual = None
         if config.model.embedder.contextual.enabled:
             from bioner.models.embeddings.contextual import ContextualStringEmbedding
@@ -363,15 +379,78 @@ class Tagger:
                 vocab["contextual"], fine_tune=config.model.embedder.contextual.fine_tune
             )
         model = TaggerModel(config.model, len(words), len(chars), tags, contextual=contextual)
-        state = load_file(str(path / "weights.safetensors"))
-        result = model.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise BionerError(
-                f"{path}: weights do not fit the config (missing {result.missing_keys[:3]}, "
-                f"unexpected {result.unexpected_keys[:3]})"
-            )
+        weights = path / "weights.safetensors"
+        try:
+            state = load_file(str(weights))
+        except (SafetensorError, OSError) as error:
+            raise BionerError(f"{weights}: not a readable safetensors file ({error})") from None
+        _check_weights(model, state, weights)
+        model.load_state_dict(state)
         model.to(device).eval()
         return cls(config, words, chars, tags, model, meta)
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A model file's JSON object; unreadable, malformed or non-object JSON is a BionerError."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BionerError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise BionerError(f"{path}: not valid UTF-8 ({error.reason})") from None
+    except json.JSONDecodeError as error:
+        raise BionerError(f"{path}, line {error.lineno}: invalid JSON ({error.msg})") from None
+    if not isinstance(data, dict):
+        raise BionerError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _vocabularies(
+    vocab: dict[str, Any], path: Path
+) -> tuple[Vocabulary, Vocabulary, dict[str, list[str]]]:
+    """Words, characters and tag sets from vocab.json, checked so a damaged file fails here
+    with its name rather than later inside the model (a tag set without 'O' cannot decode)."""
+
+    def strings(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+    tables = []
+    for key in ("words", "chars"):
+        table = vocab.get(key)
+        if not (
+            isinstance(table, dict)
+            and strings(table.get("items"))
+            and strings(table.get("specials"))
+        ):
+            raise BionerError(
+                f"{path}: '{key}' must be an object with 'specials' and 'items' lists"
+            )
+        tables.append(Vocabulary.from_json(table))
+    tags = vocab.get("tags")
+    if not isinstance(tags, dict):  # empty for a BiLM run's head-less model
+        raise BionerError(f"{path}: 'tags' must map each head to its list of tags")
+    for head, names in tags.items():
+        if not strings(names) or OUTSIDE not in names:
+            raise BionerError(f"{path}: tags of head {head!r} must be a list of tags including 'O'")
+    return tables[0], tables[1], tags
+
+
+def _check_weights(model: TaggerModel, state: Mapping[str, Tensor], path: Path) -> None:
+    """Weights must hold exactly the model's tensors, in its shapes; name the first misfits."""
+    expected = model.state_dict()
+    problems = [f"missing {name}" for name in expected if name not in state]
+    problems += [f"unexpected {name}" for name in state if name not in expected]
+    problems += [
+        f"{name} is {list(state[name].shape)}, the config needs {list(tensor.shape)}"
+        for name, tensor in expected.items()
+        if name in state and state[name].shape != tensor.shape
+    ]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise BionerError(
+            f"{path}: the weights do not fit config.json and vocab.json: "
+            f"{'; '.join(problems[:3])}{more}"
+        )
 
 
 def _decoded_chunks(

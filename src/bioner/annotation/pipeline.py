@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -213,7 +214,10 @@ def _read_lines(stream: IO[bytes], label: str) -> Iterator[Document]:
 
 def _read_plain(source: Source, lines: bool) -> Iterator[Document]:
     if source.kind == "text":
-        yield Document(id=source.label, text=source.value)
+        # Bytes of a command-line argument that are not UTF-8 arrive as lone surrogates
+        # (surrogateescape); checked like a file's bytes, or no writer could encode them.
+        raw = source.value.encode("utf-8", "surrogateescape")
+        yield Document(id=source.label, text=_decode(raw, source.label))
         return
     if source.kind == "stdin":
         stream = sys.stdin.buffer
@@ -278,8 +282,9 @@ def iter_documents(
             on_error(Failure(error.path, error.line, error.problem))
         except BionerError as error:
             on_error(Failure(source.label, None, str(error)))
-        except OSError as error:
-            on_error(Failure(source.label, None, error.strerror or str(error)))
+        except (OSError, EOFError, zlib.error) as error:  # EOF, zlib: a truncated or bad .gz
+            reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+            on_error(Failure(source.label, None, f"cannot read the file: {reason}"))
 
 
 # ---------------------------------------------------------------------- tagging

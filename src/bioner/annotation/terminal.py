@@ -27,6 +27,20 @@ _PALETTE = (
 )
 
 
+#: Control characters drawn as visible symbols, one for one so span offsets still apply:
+#: written raw, an escape sequence in the input would drive the reader's terminal (colours,
+#: window title, cursor). C0 codes become their Unicode control pictures (ESC → ␛), a CR a
+#: space (CRLF text shows as usual), DEL ␡ and C1 codes �. Tabs and line breaks stay.
+_VISIBLE = str.maketrans(
+    {
+        **{chr(code): chr(0x2400 + code) for code in range(0x20) if chr(code) not in "\t\n"},
+        "\r": " ",
+        "\x7f": "\u2421",
+        **{chr(code): "\ufffd" for code in range(0x80, 0xA0)},
+    }
+)
+
+
 def palette(labels: Iterable[str]) -> dict[str, str]:
     """A style per label, stable for a given set of labels."""
     return {label: _PALETTE[i % len(_PALETTE)] for i, label in enumerate(sorted(set(labels)))}
@@ -34,7 +48,7 @@ def palette(labels: Iterable[str]) -> dict[str, str]:
 
 def highlighted(document: Document, styles: dict[str, str]) -> Text:
     """The document text with each span styled by its type (overlaps: the later span wins)."""
-    text = Text(document.text)
+    text = Text(document.text.translate(_VISIBLE))
     for span in sorted(document.spans, key=lambda s: (s.start, s.end)):
         style = styles.get(span.label)
         if style is None:
@@ -63,7 +77,11 @@ def print_documents(
     for document in documents:
         mentions = len(document.spans)
         console.print(
-            Text(f"── {document.id} ({mentions} mention{'s' if mentions != 1 else ''})", "dim")
+            Text(
+                f"── {document.id.translate(_VISIBLE)} "
+                f"({mentions} mention{'s' if mentions != 1 else ''})",
+                "dim",
+            )
         )
         console.print(highlighted(document, styles))
         written += 1

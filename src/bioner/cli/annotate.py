@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bioner.cli.options import postprocess_option
 from bioner.data.document import Document
@@ -170,7 +171,7 @@ def annotate_command(
 
     def report(failure: Failure) -> None:
         failures.append(failure)
-        err.print(f"[bold red]error:[/] {failure}", markup=True)
+        err.print(f"[bold red]error:[/] {escape(str(failure))}", markup=True)
 
     from bioner.tagger import Tagger
 
@@ -239,11 +240,12 @@ def annotate_command(
     err.print(
         f"annotated {counts['documents']} document(s), {counts['mentions']} mention(s){where}",
         style="dim",
+        markup=False,
     )
     if failures:
         err.print(f"[bold red]{len(failures)} input(s) failed:[/]", markup=True)
         for failure in failures[:_MAX_LISTED_FAILURES]:
-            err.print(f"  {failure}")
+            err.print(f"  {failure}", markup=False)
         if len(failures) > _MAX_LISTED_FAILURES:
             err.print(f"  … and {len(failures) - _MAX_LISTED_FAILURES} more")
         raise typer.Exit(1)

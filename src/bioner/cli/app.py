@@ -12,6 +12,7 @@ from types import FrameType
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bioner.errors import BionerError
 
@@ -74,7 +75,8 @@ def main() -> None:
     try:
         app()
     except BionerError as error:
-        _err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        # Escaped: a message may quote `[section]` names or paths that rich would eat as markup.
+        _err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         _err.print("interrupted")

@@ -29,15 +29,17 @@ _PARTNER = typer.Option([], "--partner", help="Multi-task partner corpus (repeat
 _INIT = typer.Option(None, help="Transfer learning: start every run from this model.")
 _MAP = typer.Option([], "--map", help="Rename an entity type, e.g. GGP=GENE (repeatable).")
 _TYPES = typer.Option([], "--types", help="Keep only these entity types (after --map).")
-_EPOCHS = typer.Option(None, help="Override training.epochs (shrink for a CPU).")
-_MAX_TRAIN = typer.Option(None, help="Train on the first N sentences per corpus only.")
+_EPOCHS = typer.Option(None, min=1, help="Override training.epochs (shrink for a CPU).")
+_MAX_TRAIN = typer.Option(None, min=1, help="Train on the first N sentences per corpus only.")
 _MAX_EVAL = typer.Option(
-    None, help="Use only the first N dev and test sentences (CPU smoke runs; not comparable)."
+    None,
+    min=1,
+    help="Use only the first N dev and test sentences (CPU smoke runs; not comparable).",
 )
 _SET = typer.Option([], "--set", help="Override a config value, e.g. training.batch_size=16.")
 _BASELINE = typer.Option(None, help="results.json of a baseline run set: t-test against it.")
 _NAME = typer.Option(None, help="Method name in tables and plots (default: the config name).")
-_THREADS = typer.Option(None, help="torch CPU threads per run.")
+_THREADS = typer.Option(None, min=1, help="torch CPU threads per run.")
 _KEEP = typer.Option(False, help="Keep each run's model and checkpoints (default: deleted).")
 _QUIET = typer.Option(False, help="No progress bar.")
 
@@ -55,6 +57,18 @@ def _settings(config: str, overrides, epochs, max_train, max_eval, init_from, th
         threads=threads,
         keep_models=keep,
     )
+
+
+def check_before_runs(output: Path, baseline: Path | None) -> None:
+    """Fail before hours of runs rather than after them: OUTPUT must be a folder and the
+    `--baseline` results must be readable (they are only needed for the final table)."""
+    from bioner.errors import BionerError
+    from bioner.experiments.results import read_results
+
+    if output.exists() and not output.is_dir():
+        raise BionerError(f"{output}: --output must be a folder, not a file")
+    if baseline is not None:
+        read_results(baseline)
 
 
 def finish(
@@ -96,7 +110,7 @@ def finish(
 def cv_command(
     config: str = typer.Argument(..., help="Preset name or config file."),
     corpus: Path = typer.Option(..., help="Corpus folder; its train+devel are cross-validated."),
-    folds: int = typer.Option(5, help="Number of folds (Saber: 5)."),
+    folds: int = typer.Option(5, min=2, help="Number of folds (Saber: 5)."),
     seeds: str = _SEEDS,
     output: Path = typer.Option(..., "--output", "-o", help="Experiment folder (resumable)."),
     partner: list[Path] = _PARTNER,
@@ -117,6 +131,7 @@ def cv_command(
     from bioner.experiments.cv import cv_jobs
     from bioner.experiments.runner import parse_label_map, parse_seeds, run_all
 
+    check_before_runs(output, baseline)
     settings = _settings(
         config, overrides, epochs, max_train_sentences, max_eval_sentences, init_from, threads,
         keep_models,
@@ -171,6 +186,7 @@ def ooc_command(
 
     if mode not in ("exact", "right", "left", "overlap"):
         raise BionerError(f"--mode {mode!r}: choose exact, right, left or overlap")
+    check_before_runs(output, baseline)
     settings = _settings(
         config, overrides, epochs, max_train_sentences, max_eval_sentences, init_from, threads,
         keep_models,

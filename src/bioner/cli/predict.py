@@ -83,7 +83,7 @@ def predict_command(
             predicted = apply_rule_sets(predicted, [entry], labels, scope)
     count = write_documents(predicted, output, to_format, inputs=[input_path])
     spans = sum(len(d.spans) for d in predicted)
-    console.print(f"tagged {count} documents, {spans} mentions → {output}")
+    console.print(f"tagged {count} documents, {spans} mentions → {output}", markup=False)
 
 
 def _rule_sets(asked: list[str], models: list[list[str]]) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bioner.config import ExperimentConfig, load_config
 from bioner.data.atomic import atomic_write
@@ -65,6 +66,7 @@ def train_command(
     from bioner.training.trainer import Trainer
 
     experiment = load_config(config, overrides)
+    _check_output(output, resume)
     for assignment in label_map:
         source, sep, target = assignment.partition("=")
         if not sep or not source or not target:
@@ -116,10 +118,11 @@ def train_command(
         if no_dev
         else f"dev {sum(len(d.sentences) for docs in dev_docs.values() for d in docs)}"
     )
-    console.print(
-        f"training [bold]{experiment.name}[/] on "
+    heads = ", ".join(train_docs)
+    console.print(  # names and paths escaped: a `[...]` in them is text, not rich markup
+        f"training [bold]{escape(experiment.name)}[/] on "
         f"{sum(len(d.sentences) for docs in train_docs.values() for d in docs)} sentences "
-        f"({dev_note}, heads {', '.join(train_docs)}) → {output}"
+        f"({dev_note}, heads {escape(heads)}) → {escape(str(output))}"
     )
     trainer = Trainer(
         tagger,
@@ -170,6 +173,26 @@ def train_command(
             )
     with atomic_write(output / "summary.json") as handle:
         handle.write(json.dumps(summary, indent=2))
+
+
+def _check_output(output: Path, resume: bool) -> None:
+    """Refuse an unusable --output now, not after minutes of loading and encoding corpora."""
+    from bioner.training.checkpoints import checkpoint_exists
+
+    if output.exists() and not output.is_dir():
+        raise BionerError(f"{output}: --output must be a folder for the run, not a file")
+    holds_run = checkpoint_exists(output / "checkpoint")
+    if resume and not holds_run:
+        raise BionerError(f"{output / 'checkpoint' / 'last'}: no checkpoint to resume from")
+    if holds_run and not resume:
+        raise BionerError(
+            f"{output} already holds a training run; use --resume or another --output"
+        )
+    if not resume and (output / "model").exists():  # a run whose checkpoints were removed
+        raise BionerError(
+            f"{output} already holds a trained model ({output / 'model'}); "
+            "choose another --output rather than replace it"
+        )
 
 
 def _multitask_splits(

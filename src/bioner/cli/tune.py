@@ -23,13 +23,15 @@ def tune_command(
         Path("runs/tune"), "--output", "-o", help="Folder for best_params.json/best_config.json."
     ),
     overrides: list[str] = typer.Option([], "--set", help="Fixed config overrides."),
-    epochs: int | None = typer.Option(None, help="Epochs per trial (shrink for a CPU)."),
-    max_train_sentences: int | None = typer.Option(None, help="First N training sentences."),
-    max_dev_sentences: int | None = typer.Option(None, help="First N dev sentences."),
+    epochs: int | None = typer.Option(None, min=1, help="Epochs per trial (shrink for a CPU)."),
+    max_train_sentences: int | None = typer.Option(None, min=1, help="First N training sentences."),
+    max_dev_sentences: int | None = typer.Option(None, min=1, help="First N dev sentences."),
     seed: int = typer.Option(0, help="Sampler and training seed."),
-    startup_trials: int = typer.Option(5, help="Trials before pruning starts (MedianPruner)."),
-    warmup_epochs: int = typer.Option(1, help="Epochs of a trial before it may be pruned."),
-    threads: int | None = typer.Option(None, help="torch CPU threads."),
+    startup_trials: int = typer.Option(
+        5, min=0, help="Trials before pruning starts (MedianPruner)."
+    ),
+    warmup_epochs: int = typer.Option(1, min=0, help="Epochs of a trial before it may be pruned."),
+    threads: int | None = typer.Option(None, min=1, help="torch CPU threads."),
     quiet: bool = typer.Option(False, help="No progress bar."),
     init_from: Path | None = typer.Option(
         None, help="Start every trial from a trained model or BiLM run (as `bioner train`)."
@@ -41,6 +43,7 @@ def tune_command(
     """Search hyperparameters with Optuna; rerun the same command to continue the study."""
     from bioner.experiments.tune import TuneSettings, run_study
 
+    _check_paths(storage, output)
     summary = run_study(
         TuneSettings(
             config=config,
@@ -67,3 +70,24 @@ def tune_command(
         f"best dev F1 {100 * summary['best_dev_f1']:.2f} (trial {summary['best_trial']}; "
         f"{summary['trials']}) → {output / 'best_params.json'}, {output / 'best_config.json'}"
     )
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_paths(storage: Path, output: Path) -> None:
+    """Refuse a --storage that is not an SQLite file (it failed deep inside SQLAlchemy with a
+    traceback) and an --output that is a file, before any trial starts."""
+    from bioner.errors import BionerError
+
+    if output.exists() and not output.is_dir():
+        raise BionerError(f"{output}: --output must be a folder, not a file")
+    if storage.is_dir():
+        raise BionerError(f"{storage}: --storage must be an SQLite file, not a folder")
+    if storage.is_file() and storage.stat().st_size > 0:  # SQLite takes an empty file as new
+        with open(storage, "rb") as stream:
+            if stream.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+                raise BionerError(
+                    f"{storage}: not an SQLite database; give --storage a new file name "
+                    "or the study file of an earlier run"
+                )

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bioner import __version__
 from bioner.annotation.output import document_view
@@ -32,21 +33,36 @@ DEFAULT_MAX_REQUEST_BYTES = 1_000_000
 DEFAULT_MAX_DOCUMENTS = 64
 
 
+def _encodable(value: str) -> str:
+    """Refuse lone surrogates: JSON can escape them (`"\\ud800"`) but no UTF-8 reply can
+    carry them, so they would fail only when the answer is written (a 500)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"lone surrogate {value[error.start]!r} at offset {error.start}; send valid Unicode"
+        ) from None
+    return value
+
+
+UnicodeText = Annotated[str, AfterValidator(_encodable)]
+
+
 class InputDocument(BaseModel):
     """One document of a batch request."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=200)
-    text: str
+    id: UnicodeText = Field(min_length=1, max_length=200)
+    text: UnicodeText
 
 
 class AnnotateRequest(BaseModel):
     """Either `text` (one document) or `documents` (a batch); `types` filters the output."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str | None = None
+    text: UnicodeText | None = None
     documents: list[InputDocument] | None = None
-    types: list[str] | None = None
+    types: list[UnicodeText] | None = None
 
 
 class SpanOut(BaseModel):
@@ -131,6 +147,32 @@ class RequestSizeLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
+def _validation_message(error: RequestValidationError) -> str:
+    """One readable line per problem, `where: what`, without echoing the offending input."""
+    problems = []
+    for item in error.errors():
+        loc = [str(part) for part in item.get("loc", ())]
+        where = ".".join(loc[1:] if loc[:1] == ["body"] else loc) or "request body"
+        if item.get("type") == "json_invalid":
+            detail = (item.get("ctx") or {}).get("error", "")
+            problems.append(f"invalid JSON at character {loc[-1]}: {detail}")
+        else:
+            message = str(item.get("msg", "invalid value")).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}")
+    # A key in the request may itself hold a lone surrogate; keep the reply encodable.
+    return "; ".join(problems).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+    """422 for a request FastAPI could not validate.
+
+    The default handler echoes each offending input, and an input such as NaN or a lone
+    surrogate cannot be written as JSON, so a bad request became a 500.
+    """
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": _validation_message(error)}, status_code=422)
+
+
 def _static(name: str) -> str:
     return (resources.files("bioner.serve") / "static" / name).read_text(encoding="utf-8")
 
@@ -150,6 +192,7 @@ def create_app(
         description="Biomedical named-entity recognition: entities with exact character offsets.",
     )
     app.add_middleware(RequestSizeLimit, limit=max_request_bytes)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
 
     @app.get("/health", response_model=Health)
     def health() -> dict[str, Any]:

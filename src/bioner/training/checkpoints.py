@@ -296,6 +296,19 @@ def load_checkpoint(
             _restore_rng(load_file(str(folder / RNG_TENSORS)), _read_json(folder / RNG_JSON))
         except (ValueError, KeyError, TypeError, SafetensorError, OSError) as error:
             raise BionerError(f"{folder}: unreadable random-generator state ({error})") from error
+    return _trainer_state(folder)
+
+
+def read_trainer_state(directory: PathLike, tag: Tag = "last") -> dict[str, Any]:
+    """The trainer state of a complete checkpoint, loading no tensor: enough to check that a
+    run may resume before any weights are touched."""
+    folder = _resolve(Path(directory), tag)
+    if folder is None:
+        raise BionerError(f"{directory}: no complete '{tag}' checkpoint")
+    return _trainer_state(folder)
+
+
+def _trainer_state(folder: Path) -> dict[str, Any]:
     trainer_state = _read_json(folder / TRAINER_STATE)
     if not isinstance(trainer_state, dict):
         raise BionerError(f"{folder / TRAINER_STATE}: expected a JSON object")

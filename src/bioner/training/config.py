@@ -37,7 +37,11 @@ PositiveInt = Annotated[int, Field(ge=1)]
 class TrainingConfig(BaseModel):
     """Every setting of a training run. Unknown keys and ill-typed values are rejected."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+    # inf and nan are never meaningful settings (`--set training.learning_rate=inf` would
+    # train to NaN weights), so they are rejected like any other ill-typed value.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_assignment=True, allow_inf_nan=False
+    )
 
     # --- optimizer -------------------------------------------------------------------------
     optimizer: OptimizerName = Field(

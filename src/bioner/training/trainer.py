@@ -33,7 +33,12 @@ from bioner.encoding.vocabulary import UNK
 from bioner.errors import BionerError
 from bioner.evaluation import evaluate_documents
 from bioner.tagger import Tagger
-from bioner.training.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
+from bioner.training.checkpoints import (
+    checkpoint_exists,
+    load_checkpoint,
+    read_trainer_state,
+    save_checkpoint,
+)
 from bioner.training.metrics_log import MetricsLog
 from bioner.training.multitask import multitask_schedule
 from bioner.training.optimizers import build_optimizer, clip_gradients
@@ -193,9 +198,18 @@ class Trainer:
             "train_sentences": 0,
             "history": [],
         }
+        fingerprint = self.tagger.vocabulary_fingerprint()
+        settings = _settings_record(self.tagger)
         if resume:
             if not checkpoint_exists(checkpoint_dir):
                 raise BionerError(f"{checkpoint_dir / 'last'}: no checkpoint to resume from")
+            saved = read_trainer_state(checkpoint_dir, "last")
+            if saved.get("vocabulary") not in (None, fingerprint):
+                raise BionerError(
+                    f"{checkpoint_dir}: the checkpoint was trained with other vocabularies "
+                    "(different data or preprocessing); cannot resume"
+                )
+            _check_same_settings(saved.get("settings"), settings, checkpoint_dir)
             state = load_checkpoint(checkpoint_dir, model, optimizer, tag="last")
             if annealer is not None and "annealer" in state:
                 annealer.load_state_dict(state["annealer"])
@@ -205,13 +219,8 @@ class Trainer:
             raise BionerError(
                 f"{self.output_dir} already holds a training run; use --resume or another --output"
             )
-        fingerprint = self.tagger.vocabulary_fingerprint()
-        if resume and state.get("vocabulary") not in (None, fingerprint):
-            raise BionerError(
-                f"{checkpoint_dir}: the checkpoint was trained with other vocabularies "
-                "(different data or preprocessing); cannot resume"
-            )
         state["vocabulary"] = fingerprint
+        state["settings"] = settings
         log = MetricsLog(
             self.output_dir / "metrics.jsonl",
             fresh=not resume,
@@ -331,6 +340,58 @@ class Trainer:
             peak_rss_mb=peak_rss_mb(),
             stopped_because=stopped_because,
             history=state["history"],
+        )
+
+
+#: Settings a resumed run may change: how long and where it runs (the word vectors only
+#: initialize weights the checkpoint replaces), and rules that run after prediction.
+_CHANGEABLE_ON_RESUME = frozenset(
+    {
+        "training.epochs",
+        "training.num_threads",
+        "training.device",
+        "training.memo_frozen_embeddings",
+        "model.embedder.word.vectors",
+        "model.postprocess",
+    }
+)
+
+
+def _settings_record(tagger: Tagger) -> dict[str, Any]:
+    """The model and training settings as flat JSON values, `section.key` → value."""
+    flat: dict[str, Any] = {}
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                walk(item, f"{key}.{name}")
+        else:
+            flat[key] = value
+
+    walk(tagger.config.model.model_dump(mode="json"), "model")
+    walk(tagger.config.training.model_dump(mode="json"), "training")
+    return flat
+
+
+def _check_same_settings(saved: Any, current: dict[str, Any], checkpoint_dir: Path) -> None:
+    """A resumed run must continue the run it resumes: the optimizer state restores the old
+    learning rate and update rule, and a different model or schedule would silently mix two
+    runs (an optimizer switch even crashed at the first step). Old checkpoints lack the record.
+    """
+    if not isinstance(saved, dict):
+        return
+    # Only keys both runs know: a setting new in this version keeps its default behaviour.
+    changed = [
+        f"{key} {saved[key]!r} → {current[key]!r}"
+        for key in sorted(saved.keys() & current.keys())
+        if key not in _CHANGEABLE_ON_RESUME and saved[key] != current[key]
+    ]
+    if changed:
+        more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+        raise BionerError(
+            f"{checkpoint_dir}: the checkpoint was trained with other settings "
+            f"({'; '.join(changed[:3])}{more}); resume with the same config (only "
+            "training.epochs may change) or train into another --output"
         )
 
 
