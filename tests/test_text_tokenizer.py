@@ -106,6 +106,26 @@ def test_empty_and_blank_text() -> None:
     assert VARIANT.tokenize("") == []
 
 
+#: Zero-width space / non-joiner / joiner, word joiner, byte-order mark, soft hyphen.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+
+
+def test_invisible_characters_separate_but_are_never_tokens() -> None:
+    """Pasted web text hides them inside words; an invisible token must never be tagged."""
+    text = "mela\u200bnoma in BRCA1\u200d carriers \u2060\ufeff. onco\u00adgene"
+    for tokenizer in (GENERAL, VARIANT, Tokenizer(fine_grained=True)):
+        tokens = [t for s in tokenizer.tokenize(text) for t in s.tokens]
+        assert [t.text for t in tokens[:3]] == ["mela", "noma", "in"]
+        assert [t.text for t in tokens[-2:]] == ["onco", "gene"]
+        assert not any(c in INVISIBLE for t in tokens for c in t.text)
+    assert GENERAL.tokenize("\u200b\u200b \ufeff") == []
+    assert GENERAL.tokenize("\u200b" * 12) == []  # not a "ruler" token either
+
+
+def _separator(character: str) -> bool:
+    return character.isspace() or character in INVISIBLE
+
+
 def check_invariants(tokenizer: Tokenizer, text: str) -> None:
     sentences = tokenizer.tokenize(text)
     tokens = [t for s in sentences for t in s.tokens]
@@ -115,18 +135,20 @@ def check_invariants(tokenizer: Tokenizer, text: str) -> None:
         assert token.text == text[token.start : token.end]
         assert token.start >= previous_end  # in order, no overlap
         assert token.end > token.start
-        assert not any(c.isspace() for c in token.text)
+        assert not any(_separator(c) for c in token.text)
         assert len(token.text) <= tokenizer.max_token_length
-        assert text[previous_end : token.start].isspace() or previous_end == token.start
+        assert all(_separator(c) for c in text[previous_end : token.start])
         covered += len(token.text)
         previous_end = token.end
-    assert not text[previous_end:] or text[previous_end:].isspace()
-    assert covered == sum(1 for c in text if not c.isspace())
+    assert all(_separator(c) for c in text[previous_end:])
+    assert covered == sum(1 for c in text if not _separator(c))
     assert all(len(s) > 0 for s in sentences)
 
 
 _BIOISH = st.text(
-    alphabet=st.sampled_from(list("aZ09.,;:-–—_()[]{}/'\"%+>=*#&$~!? \n\t\u00a0\u2009\u200aαβκé")),
+    alphabet=st.sampled_from(
+        list("aZ09.,;:-–—_()[]{}/'\"%+>=*#&$~!? \n\t\u00a0\u2009\u200aαβκé\u200b\u00ad")
+    ),
     max_size=200,
 )
 

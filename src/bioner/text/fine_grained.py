@@ -27,13 +27,13 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from bioner.text.char_classes import LETTER, ruler
+from bioner.text.char_classes import LETTER, VISIBLE, ruler
 
 
 @cache
 def _pattern(max_token_length: int) -> re.Pattern[str]:
     n = max_token_length
-    return re.compile(f"(?P<letters>{LETTER}{{1,{n}}})|\\d{{1,{n}}}|{ruler(n)}|\\S")
+    return re.compile(f"(?P<letters>{LETTER}{{1,{n}}})|\\d{{1,{n}}}|{ruler(n)}|{VISIBLE}")
 
 
 def _case_cuts(run: str) -> list[int]:

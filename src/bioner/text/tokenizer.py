@@ -29,7 +29,7 @@ from collections.abc import Iterable
 
 from bioner.data.document import Document, Sentence, Token
 from bioner.errors import BionerError
-from bioner.text.char_classes import ALNUM, ruler
+from bioner.text.char_classes import ALNUM, VISIBLE, ruler
 from bioner.text.fine_grained import fine_token_spans
 from bioner.text.sentences import SentenceSplitter
 from bioner.text.variants import variant_token_spans
@@ -63,7 +63,7 @@ def _pattern(
         parts.append(f"{ALNUM}{{1,{n}}}(?:-{ALNUM}{{1,{n}}}){{1,8}}")
     parts.append(ruler(n))  # --------, ________
     parts.append(f"{ALNUM}{{1,{n}}}")
-    parts.append(r"\S")
+    parts.append(VISIBLE)
     return re.compile("|".join(parts))
 
 

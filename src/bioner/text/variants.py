@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re
 
+from bioner.text.char_classes import INVISIBLE, VISIBLE
+
 #: Characters that separate tokens besides white space (DeepVar §4.1).
 DELIMITERS = '"“”#&$*;/\\~!?={}'
 #: Characters stripped from the end of a token (DeepVar §4.1).
@@ -33,7 +35,7 @@ TRAILING = "\"”,.'’:"
 _PAIRS = {"(": ")", "[": "]"}
 _CLOSERS = {")": "(", "]": "["}
 
-_PIECES = re.compile("[^\\s" + re.escape(DELIMITERS) + "]+|\\S")
+_PIECES = re.compile("[^\\s" + INVISIBLE + re.escape(DELIMITERS) + "]+|" + VISIBLE)
 
 
 def _refine(text: str, start: int, end: int, paper_exact: bool) -> list[tuple[int, int]]:
