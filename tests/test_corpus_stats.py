@@ -171,6 +171,28 @@ def test_corpus_without_split_files(tmp_path: Path) -> None:
         load_corpus(tmp_path)
 
 
+def test_brat_corpus_with_a_folder_per_split(tmp_path: Path, fixtures_dir: Path) -> None:
+    """BRAT corpora ship train/, dev/, test/ folders of pairs; each folder is a split."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    pairs = fixtures_dir / "formats" / "brat"
+    for name in ("train", "dev", "test"):
+        shutil.copytree(pairs, tmp_path / name)
+    (tmp_path / "README.md").write_text("a BRAT corpus")
+    corpus = load_corpus(tmp_path)
+    assert corpus.splits == ["train", "devel", "test"]
+    documents = list(corpus.documents("devel"))
+    assert sorted(d.id for d in documents) == ["doc1", "doc2"]
+    assert any(d.spans for d in documents)
+    result = CliRunner().invoke(app, ["stats", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.stdout)["splits"]) == {"train", "devel", "test"}
+    # One folder of pairs is still one split.
+    assert load_corpus(tmp_path / "train").splits == ["train"]
+
+
 @pytest.mark.parametrize("command", ["stats", "convert"])
 def test_truncated_gzip_is_a_one_line_error(
     tmp_path: Path,

@@ -4,7 +4,9 @@ The staged corpora name their split files in several ways (`train.tsv`, `devel.t
 `train.PubTator.txt`, `test.PubTator.txt` — tmVar has no devel; `CDR_TrainingSet…`,
 `NCBIdevelopset…`). A file belongs to a split when its name contains one of the split's
 keywords; only the folder itself is searched (not `original/` or `BioC/` below it), and files
-whose format cannot be told from their name (README, LICENSE, SOURCE.md) are ignored.
+whose format cannot be told from their name (README, LICENSE, SOURCE.md) are ignored. A
+BRAT corpus is one folder of .ann/.txt pairs (one split) or has one such sub-folder per split
+(`train/`, `dev/`, `test/`), as BRAT corpora are usually distributed.
 A missing split is simply absent; two files for one split is an error.
 """
 
@@ -89,21 +91,24 @@ class Corpus:
             yield split, self.documents(split)
 
 
+def _is_brat_split(path: Path) -> bool:
+    """A sub-folder of .ann/.txt pairs: BRAT corpora ship one folder per split."""
+    return path.is_dir() and not path.name.startswith(".") and any(path.glob("*.ann"))
+
+
 def load_corpus(path: PathLike, fmt: str | None = None, **options: Any) -> Corpus:
     """A Corpus from a folder of split files, or from one file (one split, named by its
     keyword or `all`). A BRAT folder is one split too: its `.ann` files are documents."""
     source = Path(path)
     if not source.exists():
         raise BionerError(f"{path}: no such file or folder")
-    if source.is_file() or (fmt or guess_format_safe(source)) == "brat":
+    if source.is_file() or guess_format_safe(source) == "brat":
         split = split_of(source.name) or "all"
         return Corpus(source, {split: source}, fmt, options)
     files: dict[str, Path] = {}
     for candidate in sorted(source.iterdir()):
-        if not _is_corpus_file(candidate):
-            continue
         split = split_of(candidate.name)
-        if split is None:
+        if split is None or not (_is_corpus_file(candidate) or _is_brat_split(candidate)):
             continue
         if split in files:
             raise BionerError(
@@ -113,7 +118,7 @@ def load_corpus(path: PathLike, fmt: str | None = None, **options: Any) -> Corpu
     if not files:
         raise BionerError(
             f"{path}: no split files found (names containing train / dev / test, "
-            "e.g. train.tsv, devel.tsv, test.tsv)"
+            "e.g. train.tsv, devel.tsv, test.tsv, or BRAT folders train/, devel/, test/)"
         )
     return Corpus(source, files, fmt, options)
 
