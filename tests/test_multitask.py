@@ -116,6 +116,36 @@ def test_two_corpus_model_learns_both_types_and_tags_both_at_once(
     assert {s.label for s in only_genes.spans} == {"Gene"}
 
 
+def test_wanted_types_are_chosen_before_heads_compete(
+    corpora: dict[str, list[Document]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asking for genes must not lose a gene to an unwanted, more confident disease span."""
+    from bioner.annotation.pipeline import annotate_stream
+
+    tagger = Tagger.build(small_config(), corpora)
+    confidence = {"genes": 0.6, "diseases": 0.9}
+    asked: list[list[str]] = []
+
+    def both_heads_tag_the_first_token(batch, heads=None, with_marginals=True):
+        asked.append(list(heads or tagger.tags))
+        found = {}
+        for name in heads or tagger.tags:
+            names = tagger.tags[name]
+            label = next(t for t in names if t != "O" and t[0] in "BS")  # B-/S- of its type
+            paths = torch.full(batch.mask.shape, names.index("O"))
+            paths[:, 0] = names.index(label)
+            found[name] = (paths, torch.full(batch.mask.shape, confidence[name]))
+        return found
+
+    monkeypatch.setattr(tagger.model, "predict", both_heads_tag_the_first_token)
+    text = "BRCA1 was found in all patients."
+    everything = next(annotate_stream(tagger, [text]))
+    assert [(everything.span_text(s), s.label) for s in everything.spans] == [("BRCA1", "Disease")]
+    genes = next(annotate_stream(tagger, [text], types=["Gene"]))
+    assert [(genes.span_text(s), s.label) for s in genes.spans] == [("BRCA1", "Gene")]
+    assert asked[-1] == ["genes"]  # the head without a wanted type is not run
+
+
 def test_selection_heads_let_only_the_target_corpus_choose_the_epoch(
     corpora: dict[str, list[Document]], tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -223,18 +223,27 @@ class Tagger:
         heads: Sequence[str] | None = None,
         *,
         batch_tokens: int = 8000,
+        types: Collection[str] | None = None,
     ) -> list[Document]:
         """Copies of the documents whose spans are the model's predictions.
 
         The rule sets in `self.postprocess` run on each head's spans (an entry `HEAD:name` on
-        that head's only), limited to that head's types. With several heads every head's spans
-        are then kept, and where two heads' spans overlap the one with the higher confidence
-        wins (ties: the longer, then the earlier head); a span a rule confirms has confidence 1.
+        that head's only), limited to that head's types. `types` then keeps only spans of
+        those types (heads with none of them are not run), before heads compete: a type the
+        caller does not want must not take a wanted mention's place. With several heads every
+        head's spans are then kept, and where two heads' spans overlap the one with the higher
+        confidence wins (ties: the longer, then the earlier head); a span a rule confirms has
+        confidence 1.
         """
         heads = list(heads or self.tags)
         for name in heads:
             if name not in self.tags:
                 raise BionerError(f"no head named {name!r}; this model has {sorted(self.tags)}")
+        wanted = None if types is None else frozenset(types)
+        if wanted is not None:
+            heads = [name for name in heads if wanted.intersection(self.labels([name]))]
+            if not heads:
+                return [document.with_spans([]) for document in documents]
         sentences = self.encode(documents)
         per_sentence: list[list[tuple[str, Span]]] = [[] for _ in sentences]
         owners: list[tuple[int, int]] = []
@@ -275,7 +284,12 @@ class Tagger:
                     ruled = document.with_spans(by_head[name])
                     ruled = apply_rule_sets([ruled], self.postprocess, head_labels[name], name)
                     by_head[name] = ruled[0].spans
-            spans = [span for name in heads for span in by_head[name]]
+            spans = [
+                span
+                for name in heads
+                for span in by_head[name]
+                if wanted is None or span.label in wanted
+            ]
             if len(heads) > 1:
                 spans = _resolve_overlaps_by_sentence(document, spans)
             results_docs.append(document.with_spans(sorted(spans, key=lambda s: (s.start, s.end))))

@@ -174,7 +174,7 @@ def annotate_parallel(
             while len(pending) >= limit:
                 receive(block=True)
                 yield from ready()
-            tasks.put(encode_task(seq, batch, tokens=tokens))
+            tasks.put(encode_task(seq, batch, tokens=tokens, types=types))
             pending[seq] = batch
             receive(block=False)
             yield from ready()

@@ -150,7 +150,9 @@ def annotate_ray(
     pending: list[tuple[int, list[Document]]] = []
 
     def run_window() -> Iterator[Document]:
-        items = [{"task": encode_task(seq, batch, tokens=tokens)} for seq, batch in pending]
+        items = [
+            {"task": encode_task(seq, batch, tokens=tokens, types=types)} for seq, batch in pending
+        ]
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _tag_block,
             batch_size=None,

@@ -5,7 +5,8 @@ One job: turn a batch of documents into a plain JSON string, tag such a string w
 processes (`parallel`) and Ray Data tasks (`ray_engine`) — speak it, so only plain strings cross a
 process or machine boundary and both engines give identical output.
 
-A task is ``{"seq", "tokens", "docs": [[text, passage_ends, sentences | null], ...]}``;
+A task is ``{"seq", "tokens", "types", "docs": [[text, passage_ends, sentences | null], ...]}``
+(``types``: the entity types wanted, or null for all);
 ``sentences`` (token offsets) travel only when the document arrived tokenized. A reply is
 ``{"seq", "docs": [{"spans": [[start, end, label, score], ...], "sentences"?: ...}]}``, with
 token offsets only when the task asked for them (`tokens`): they are most of the payload and
@@ -15,6 +16,7 @@ only token-level outputs (CoNLL) need them.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from bioner.data.document import Document, Sentence, Span, Token
@@ -25,7 +27,9 @@ if TYPE_CHECKING:
     from bioner.text import Tokenizer
 
 
-def encode_task(seq: int, batch: list[Document], *, tokens: bool) -> str:
+def encode_task(
+    seq: int, batch: list[Document], *, tokens: bool, types: Collection[str] | None = None
+) -> str:
     """A batch as JSON: each document's text, forced sentence breaks and given sentences."""
     docs = [
         [
@@ -35,7 +39,9 @@ def encode_task(seq: int, batch: list[Document], *, tokens: bool) -> str:
         ]
         for d in batch
     ]
-    return json.dumps({"seq": seq, "tokens": tokens, "docs": docs}, ensure_ascii=False)
+    wanted = None if types is None else sorted(types)
+    message = {"seq": seq, "tokens": tokens, "types": wanted, "docs": docs}
+    return json.dumps(message, ensure_ascii=False)
 
 
 def _document(item: list[Any], tokenizer: Tokenizer) -> Document:
@@ -53,7 +59,9 @@ def run_task(tagger: Tagger, tokenizer: Tokenizer, message: str, batch_tokens: i
     task = json.loads(message)
     try:
         documents = [_document(item, tokenizer) for item in task["docs"]]
-        predicted = tagger.predict_documents(documents, batch_tokens=batch_tokens)
+        predicted = tagger.predict_documents(
+            documents, batch_tokens=batch_tokens, types=task.get("types")
+        )
         payload = []
         for document in predicted:
             reply: dict[str, Any] = {
