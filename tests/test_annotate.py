@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from bioner.annotation.pipeline import Source, annotate_stream, read_source
 from bioner.cli.app import _register_commands, app
+from bioner.data.document import Document
 from bioner.data.formats import read_documents
 from bioner.errors import BionerError
 from bioner.tagger import Tagger
@@ -318,6 +319,22 @@ def test_workers_give_the_same_output_in_order(tiny_model: Path, tmp_path: Path)
     assert [r["id"] for r in jsonl(two.stdout)] == [f"{source}:{i}" for i in range(1, 61)]
 
 
+def test_the_wire_to_workers_carries_the_wanted_types(tagger: Tagger) -> None:
+    """Worker processes and Ray tasks filter by `--types` before heads compete, as local runs do."""
+    from bioner.annotation.tasks import encode_task, read_reply, run_task
+    from bioner.text import Tokenizer
+
+    document = Document(id="d", text=EXAMPLE)
+
+    def labels(types: list[str] | None) -> set[str]:
+        task = encode_task(0, [document], tokens=False, types=types)
+        reply = read_reply(run_task(tagger, Tokenizer(), task, 8000))
+        return {label for _, _, label, _ in reply["docs"][0]["spans"]}
+
+    assert labels(None) == {"Gene", "Disease"}
+    assert labels(["Gene"]) == {"Gene"}
+
+
 # ---------------------------------------------------------------------- Python API
 def test_annotate_stream_is_lazy(tagger: Tagger) -> None:
     endless = itertools.cycle(["BRCA1 in asthma.", "nothing"])
@@ -454,3 +471,24 @@ def test_tokenizer_defaults_to_the_models_own(tiny_model: Path, tmp_path: Path) 
     wrong = run("annotate", "-m", str(tiny_model), "--tokenizer", "tmvar", input=text)
     assert isinstance(wrong.exception, BionerError)
     assert "--tokenizer must be one of default, variant, fine" in str(wrong.exception)
+
+
+def test_annotate_stream_tokenizes_as_the_model_was_trained(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The Python stream (and the HTTP service built on it) tokenizes raw text as the model
+    was trained, like `Tagger.annotate`, not with the default tokenizer."""
+    import shutil
+
+    fine_model = tmp_path / "fine-model"
+    shutil.copytree(tiny_model, fine_model)
+    config = json.loads((fine_model / "config.json").read_text())
+    config["data"]["tokenizer"] = "fine"
+    (fine_model / "config.json").write_text(json.dumps(config))
+    tagger = Tagger.load(fine_model)
+    text = "KRAS rtL180M"
+
+    (streamed,) = annotate_stream(tagger, [text])
+    tokens = [text[t.start : t.end] for sentence in streamed.sentences for t in sentence.tokens]
+    assert tokens == ["KRAS", "rt", "L", "180", "M"]
+    assert streamed.sentences == tagger.annotate(text).sentences

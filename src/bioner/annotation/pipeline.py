@@ -356,13 +356,15 @@ def annotate_stream(
 ) -> Iterator[Document]:
     """Annotated documents in input order, tagging one bounded batch at a time.
 
-    Strings become documents `doc1`, `doc2`, ...; documents without sentences are tokenized.
-    `batch_tokens` is the model's token budget per tensor batch. Safe to call from several
-    threads on one tagger (prediction takes the tagger's lock).
+    Strings become documents `doc1`, `doc2`, ...; documents without sentences are tokenized,
+    by default as the model's training data was (`Tagger.annotate` does the same), since a
+    variant model tags other tokens badly. `batch_tokens` is the model's token budget per
+    tensor batch. Safe to call from several threads on one tagger (prediction takes the
+    tagger's lock).
     """
-    from bioner.text import Tokenizer
+    from bioner.text import make_tokenizer
 
-    tokenizer = tokenizer or Tokenizer()
+    tokenizer = tokenizer or make_tokenizer(tagger.config.data.tokenizer)
     wanted = check_types(types, model_labels(tagger))
 
     def documents() -> Iterator[Document]:
@@ -371,7 +373,8 @@ def annotate_stream(
 
     for batch in batched(documents(), batch_size, max_batch_chars):
         prepared = [tokenized(d, tokenizer) for d in batch]
-        for document in tagger.predict_documents(prepared, batch_tokens=batch_tokens):
+        predicted = tagger.predict_documents(prepared, batch_tokens=batch_tokens, types=wanted)
+        for document in predicted:
             yield finish(document, wanted)
 
 

@@ -86,7 +86,7 @@ def annotate_command(
         None,
         "--to",
         help="terminal, json, jsonl, pubtator, bioc-xml, bioc-json, brat, conll "
-        "(default: terminal on a TTY, else from --output's suffix, else jsonl).",
+        "(default: from --output's suffix, else terminal on a TTY, else jsonl).",
     ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Output file (BRAT: folder); written atomically."
