@@ -147,3 +147,79 @@ def test_empty_gold_is_an_error_not_a_table_of_zeros(
     result = invoke(runner, files["gold"], files["gold"])
     assert isinstance(result.exception, BionerError)
     assert "gold.tsv: no documents" in str(result.exception)
+
+
+ILL_FORMED_GOLD = "a\tO\nb\tI-X\nc\tO\n\n"  # I-X after O: a mention only when read leniently
+PLAIN_PRED = "a\tO\nb\tB-X\nc\tO\n\n"
+
+
+def test_corpus_option_takes_pred_and_honours_lenient(runner: CliRunner, tmp_path: Path) -> None:
+    """`--corpus C PRED` read PRED as the gold file and stopped ("give PRED"), and `--lenient`
+    was dropped for the corpus's gold, so it scored the same tags as the positional form
+    differently."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "test.tsv").write_text(ILL_FORMED_GOLD, encoding="utf-8")
+    pred = tmp_path / "pred.tsv"
+    pred.write_text(PLAIN_PRED, encoding="utf-8")
+    out = tmp_path / "eval.json"
+    for lenient, expected in (([], (0, 1, 0)), (["--lenient"], (1, 0, 0))):
+        result = invoke(runner, "--corpus", corpus, pred, "--json", out, *lenient)
+        assert result.exit_code == 0, result.output
+        micro = json.loads(out.read_text())["micro"]
+        assert (micro["tp"], micro["fp"], micro["fn"]) == expected, lenient
+        positional = invoke(runner, corpus / "test.tsv", pred, "--json", out, *lenient)
+        assert positional.exit_code == 0, positional.output
+        assert json.loads(out.read_text())["micro"] == micro
+    both = invoke(runner, "--corpus", corpus, pred, pred)
+    assert isinstance(both.exception, BionerError) and "only PRED" in str(both.exception)
+
+
+def test_lenient_applies_to_conll_only(runner: CliRunner, tmp_path: Path) -> None:
+    """`--lenient` with CoNLL gold and JSON Lines predictions failed: the span formats
+    have no tags to decode and their reader refused the `strict` option."""
+    from bioner.data.formats import read_documents, write_documents
+
+    gold = tmp_path / "gold.tsv"
+    gold.write_text(ILL_FORMED_GOLD, encoding="utf-8")
+    source = tmp_path / "pred.tsv"
+    source.write_text(PLAIN_PRED, encoding="utf-8")
+    pred = tmp_path / "pred.jsonl"
+    write_documents(read_documents(source), pred, "jsonl")
+    out = tmp_path / "eval.json"
+    result = invoke(runner, gold, pred, "--lenient", "--json", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["micro"]["tp"] == 1
+
+
+def test_unknown_type_is_an_error_not_a_table_of_zeros(
+    runner: CliRunner, files: dict[str, Path]
+) -> None:
+    result = invoke(runner, files["gold"], files["pred"], "--type", "Gene")
+    assert isinstance(result.exception, BionerError)
+    assert "--type Gene: no gold or predicted mention" in str(result.exception)
+    assert "GENE, GGP" in str(result.exception)  # the names it could have meant
+    # A name that exists only after --map is fine.
+    mapped = invoke(runner, files["gold"], files["pred"], "--map", "GGP=GENE", "--type", "GENE")
+    assert mapped.exit_code == 0, mapped.output
+
+
+def test_scheme_option_reads_iob1_and_bioes(runner: CliRunner, tmp_path: Path) -> None:
+    """CoNLL inputs were always read as IOB2: an IOB1 file lost every mention that starts
+    with `I-X` (strict IOB2 drops it) and a BIOES file was refused."""
+    out = tmp_path / "eval.json"
+    files = {
+        "IOB2": "a\tB-X\nb\tI-X\nc\tO\nd\tB-Y\n\n",
+        "IOB1": "a\tI-X\nb\tI-X\nc\tO\nd\tI-Y\n\n",
+        "BIOES": "a\tB-X\nb\tE-X\nc\tO\nd\tS-Y\n\n",
+    }
+    for scheme, text in files.items():
+        path = tmp_path / f"{scheme}.tsv"
+        path.write_text(text, encoding="utf-8")
+        # IOB2 tags read the same as IOB1, so the IOB2 file is the gold of both.
+        gold = tmp_path / ("BIOES.tsv" if scheme == "BIOES" else "IOB2.tsv")
+        result = invoke(runner, gold, path, "--scheme", scheme, "--json", out)
+        assert result.exit_code == 0, result.output
+        assert json.loads(out.read_text())["micro"]["tp"] == 2, scheme
+    bad = invoke(runner, out, out, "--scheme", "BILOU")
+    assert isinstance(bad.exception, BionerError) and "--scheme" in str(bad.exception)

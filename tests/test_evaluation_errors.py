@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bioner.data.document import Document, Span
-from bioner.evaluation import ErrorCategory, classify_error, evaluate_documents
+from bioner.evaluation import ErrorCategory, Scores, classify_error, evaluate_documents
 
 # token, gold tag, predicted tag
 ROWS = [
@@ -151,3 +153,67 @@ def test_seen_unseen_distinct_texts() -> None:
     assert (seen.seen_distinct.total, seen.seen_distinct.found) == (1, 1)
     assert (seen.unseen_distinct.total, seen.unseen_distinct.found) == (1, 0)
     assert seen.distinct_training_mentions == 1
+
+
+def test_untyped_errors_are_boundary_errors_not_type_errors() -> None:
+    """Untyped scoring ignores types, so its error report must too: "IL-2" [protein] against
+    "IL-2 gene" [GENE] was reported as `type_and_boundary` although only the end differs."""
+    gold = Document.from_tokens("d", [["IL-2", "gene", "x"]], [["B-GENE", "I-GENE", "O"]])
+    pred = gold.with_spans([Span(0, 4, "protein")])
+    untyped = evaluate_documents([gold], [pred], typed=False, errors=True).errors
+    assert untyped is not None
+    assert untyped.total.fp[C.RIGHT_BOUNDARY] == 1 and untyped.total.fn[C.RIGHT_BOUNDARY] == 1
+    assert untyped.total.fp[C.TYPE_AND_BOUNDARY] == 0 and untyped.total.fn[C.TYPE_AND_BOUNDARY] == 0
+    typed = evaluate_documents([gold], [pred], errors=True).errors
+    assert typed is not None and typed.total.fp[C.TYPE_AND_BOUNDARY] == 1
+    shorter = [Span(2, 5, "Y")]
+    assert classify_error(Span(0, 5, "X"), shorter, false_positive=True, typed=False) is (
+        C.LEFT_BOUNDARY
+    )
+    assert classify_error(Span(0, 5, "X"), shorter, false_positive=True) is C.TYPE_AND_BOUNDARY
+
+
+def test_a_duplicate_is_spurious_not_a_type_error() -> None:
+    """A second copy of a matched prediction has the same type: it was counted as `type`."""
+    gold = Document.from_tokens("d", [["p53", "x"]], [["B-G", "O"]])
+    pred = gold.with_spans([Span(0, 3, "G"), Span(0, 3, "G")])
+    result = evaluate_documents([gold], [pred], errors=True)
+    assert result.micro == Scores(tp=1, fp=1)
+    assert result.errors is not None
+    assert result.errors.total.fp[C.SPURIOUS] == 1 and result.errors.total.fp[C.TYPE] == 0
+    twin = [Span(0, 5, "X")]
+    assert classify_error(Span(0, 5, "X"), twin, false_positive=False) is C.MISSING
+    assert classify_error(Span(0, 5, "X"), twin, false_positive=False, typed=False) is C.MISSING
+
+
+_spans = st.lists(
+    st.builds(
+        lambda start, length, label: Span(start, start + length, label),
+        st.integers(0, 20),
+        st.integers(1, 5),
+        st.sampled_from("AB"),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_spans, _spans), min_size=1, max_size=3),
+    st.sampled_from(["exact", "right", "left", "overlap"]),
+    st.booleans(),
+)
+def test_error_categories_sum_to_fp_and_fn(documents, mode: str, typed: bool) -> None:
+    gold = [Document(id=f"d{i}", text="x" * 30, spans=g) for i, (g, _) in enumerate(documents)]
+    pred = [d.with_spans(p) for d, (_, p) in zip(gold, documents, strict=True)]
+    result = evaluate_documents(gold, pred, mode=mode, typed=typed, errors=True)
+    errors = result.errors
+    assert errors is not None
+    assert sum(errors.total.fp.values()) == result.micro.fp
+    assert sum(errors.total.fn.values()) == result.micro.fn
+    for label, tally in errors.per_type.items():
+        assert sum(tally.fp.values()) == result.per_type[label].fp
+        assert sum(tally.fn.values()) == result.per_type[label].fn
+    if not typed:
+        for counts in (errors.total.fp, errors.total.fn):
+            assert counts[C.TYPE] == counts[C.TYPE_AND_BOUNDARY] == 0

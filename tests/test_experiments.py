@@ -16,7 +16,7 @@ from bioner.data.document import Document, Span
 from bioner.data.formats import write_documents
 from bioner.errors import BionerError
 from bioner.evaluation import evaluate_documents
-from bioner.experiments.cv import assign_folds, make_folds
+from bioner.experiments.cv import assign_folds, cv_jobs, make_folds
 from bioner.experiments.ooc import ooc_jobs, shared_types
 from bioner.experiments.plots import violin_plot
 from bioner.experiments.runner import ModelSettings, RunJob, load_documents, run_all
@@ -306,3 +306,57 @@ def test_cv_refuses_bad_options_before_any_run(tmp_path: Path) -> None:
     assert isinstance(result.exception, BionerError)
     assert "missing.json: cannot read results" in str(result.exception)
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- audit regressions
+def test_a_finished_run_of_another_experiment_is_not_reused(tmp_path: Path) -> None:
+    """Run ids name only seed and fold: rerunning into the same OUTPUT with `--folds 3` after
+    `--folds 2`, or another config or `--epochs`, silently reused the old runs and mixed two
+    experiments in one mean."""
+    (tmp_path / "runs").mkdir()
+    settings = ModelSettings("saber-baseline", epochs=2)
+    info = {"kind": "cv", "corpus": "A", "fold": 0, "folds": 2}
+    done = {"run_id": "seed1-fold0", "seed": 1, **info, "f1": 0.5, "best_epoch": 1}
+    done["settings"] = settings.describe()
+    (tmp_path / "runs" / "seed1-fold0.json").write_text(json.dumps(done))
+
+    def never() -> None:
+        raise AssertionError("a finished run was trained again")
+
+    same = RunJob("seed1-fold0", 1, never, dict(info))
+    assert run_all([same], settings, tmp_path, quiet=True) == [done]
+    other_folds = RunJob("seed1-fold0", 1, never, {**info, "folds": 3})
+    with pytest.raises(BionerError, match=r"folds 2 \(now 3\)"):
+        run_all([other_folds], settings, tmp_path, quiet=True)
+    with pytest.raises(BionerError, match=r"other settings.*'epochs': 2"):
+        run_all([same], ModelSettings("saber-baseline", epochs=5), tmp_path, quiet=True)
+
+
+def test_types_the_corpus_lacks_are_refused(two_corpora: tuple[Path, Path]) -> None:
+    """`--types GENE,DNA` (one name) or a name before `--map` filtered every mention away:
+    each run trained and scored on nothing and reported F1 = 0."""
+    genes_a, genes_b = two_corpora
+    with pytest.raises(BionerError, match="no mention of type GENE,DNA"):
+        cv_jobs(genes_a, folds=2, seeds=[1], types=["GENE,DNA"])
+    assert cv_jobs(genes_a, folds=2, seeds=[1], types=["GENE"])[0].info["scored_types"] == ["GENE"]
+    with pytest.raises(BionerError, match=r"genesB: no mention of type GENE.*its types: GGP"):
+        ooc_jobs(genes_a, genes_b, seeds=[1], types=["GENE"])
+    jobs = ooc_jobs(genes_a, genes_b, seeds=[1], types=["GENE"], label_map={"GGP": "GENE"})
+    assert jobs[0].info["scored_types"] == ["GENE"]
+
+
+def test_ooc_violin_panel_names_the_matching_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`experiment ooc --mode exact` labelled its plot "OOC (right boundary)"."""
+    plots = importlib.import_module("bioner.experiments.plots")
+    experiment = importlib.import_module("bioner.cli.experiment")
+    drawn: list[str] = []
+    monkeypatch.setattr(plots, "violin_plot", lambda panels, path: drawn.extend(panels))
+    records = [
+        {"run_id": f"seed{s}", "precision": 0.5, "recall": 0.5, "f1": 0.5, "best_epoch": 1}
+        for s in (1, 2)
+    ]
+    experiment.finish("ooc", "BL", records, {"mode": "exact"}, tmp_path, None)
+    experiment.finish("cv", "BL", records, {}, tmp_path, None)
+    assert drawn == ["OOC (exact)", "IC (exact)"]

@@ -75,3 +75,11 @@ def test_examples_of_each_rule() -> None:
     assert chunks_from_tags(tags, "IOB2", strict=True) == [("B", 3, 4)]
     assert chunks_from_tags(tags, "IOB2", strict=False) == [("A", 1, 3), ("B", 3, 4), ("A", 4, 5)]
     assert tags_from_chunks([("A", 0, 1), ("A", 1, 2)], 2, "IOB1") == ["I-A", "B-A"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_any_tags("BI"))
+def test_iob1_both_rules_equal_seqeval_default(tags: list[str]) -> None:
+    expected = [(label, start, end + 1) for label, start, end in get_entities(tags)]
+    assert chunks_from_tags(tags, "IOB1", strict=True) == expected
+    assert chunks_from_tags(tags, "IOB1", strict=False) == expected

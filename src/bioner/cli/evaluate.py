@@ -23,14 +23,35 @@ from bioner.evaluation.matching import MatchMode
 from bioner.evaluation.report import render
 
 
-def read_corpus(path: Path, fmt: str | None, *, lenient: bool = False) -> list[Document]:
+def decoding_options(
+    path: Path, fmt: str | None, *, lenient: bool, scheme: str | None = None
+) -> dict[str, object]:
+    """Reader options for `--lenient` and `--scheme`, for tag-based (CoNLL) input only.
+
+    Strict IOB2 decoding is the readers' default (= seqeval strict mode). An IOB1 file read
+    as IOB2 loses every mention that starts with `I-X`, and a BIOES file is refused, hence
+    `--scheme`. The other formats hold spans, not tags, so both options leave them as they
+    are instead of failing on a CoNLL gold scored against PubTator predictions.
+    """
+    from bioner.data.formats import guess_format, normalize_format
+
+    if not lenient and scheme is None:
+        return {}
+    if (normalize_format(fmt) if fmt else guess_format(path)) != "conll":
+        return {}
+    options: dict[str, object] = {"strict": False} if lenient else {}
+    return options | ({"scheme": scheme} if scheme else {})
+
+
+def read_corpus(
+    path: Path, fmt: str | None, *, lenient: bool = False, scheme: str | None = None
+) -> list[Document]:
     """All documents of `path` via the corpus readers (format guessed when `fmt` is None)."""
     from bioner.data.formats import read_documents
 
     if not path.exists():
         raise BionerError(f"{path}: no such file or folder")
-    # Strict decoding of ill-formed tags is the readers' default (= seqeval strict mode).
-    options = {"strict": False} if lenient else {}
+    options = decoding_options(path, fmt, lenient=lenient, scheme=scheme)
     documents = list(read_documents(path, fmt, **options))
     if not documents:
         # Scoring against nothing prints a table of zeros that looks like a real result.
@@ -47,6 +68,35 @@ def parse_label_map(pairs: Iterable[str]) -> dict[str, str]:
             raise BionerError(f"--map {pair!r}: expected OLD=NEW, e.g. --map GGP=GENE")
         mapping[source.strip()] = target.strip()
     return mapping
+
+
+def read_corpus_split(
+    corpus: Path, split: str, fmt: str | None, *, lenient: bool, scheme: str | None = None
+) -> list[Document]:
+    """The `split` documents of a corpus folder, decoded like the positional files."""
+    from bioner.data.corpus import load_corpus
+
+    folder = load_corpus(corpus, fmt)
+    if split in folder.files:
+        folder.options = decoding_options(folder.files[split], fmt, lenient=lenient, scheme=scheme)
+    return list(folder.documents(split))
+
+
+def check_types(
+    types: Iterable[str], label_map: dict[str, str], documents: Iterable[Document]
+) -> None:
+    """Refuse a `--type` that names no gold or predicted mention (after `--map`).
+
+    Such a type (a typo, a name before mapping) would silently print a table of zeros, or
+    drop out of the table, instead of the scores that were asked for.
+    """
+    present = {label_map.get(s.label, s.label) for d in documents for s in d.spans}
+    unknown = sorted(set(types) - present)
+    if unknown:
+        raise BionerError(
+            f"--type {', '.join(unknown)}: no gold or predicted mention has this type "
+            f"(after --map); types present: {', '.join(sorted(present)) or 'none'}"
+        )
 
 
 def write_json(result: EvaluationResult, path: Path, inputs: Iterable[Path]) -> None:
@@ -76,7 +126,7 @@ def _model_predictions(
 
 def evaluate_command(
     gold: Annotated[
-        Path | None, typer.Argument(help="Gold corpus file or folder (or use --corpus).")
+        Path | None, typer.Argument(help="Gold corpus file or folder (with --corpus: PRED).")
     ] = None,
     pred: Annotated[
         Path | None,
@@ -132,6 +182,10 @@ def evaluate_command(
         bool,
         typer.Option(help="Decode ill-formed tags leniently (conlleval) instead of strictly."),
     ] = False,
+    scheme: Annotated[
+        str | None,
+        typer.Option(help="Tag scheme of CoNLL inputs: IOB1, IOB2 (default) or BIOES."),
+    ] = None,
     align: Annotated[
         str, typer.Option(help="Pair documents by 'id', by 'order', or 'auto'.")
     ] = "auto",
@@ -149,12 +203,21 @@ def evaluate_command(
     if align not in ("auto", "id", "order"):
         raise BionerError(f"--align {align!r}: use auto, id or order")
     alignment: Alignment = align  # type: ignore[assignment]
-    if corpus is not None:
-        from bioner.data.corpus import load_corpus
+    if scheme is not None:
+        from bioner.data.tagging import TagScheme
 
-        gold_docs = list(load_corpus(corpus, fmt).documents(split))
+        try:
+            scheme = TagScheme.parse(scheme).value
+        except ValueError as error:
+            raise BionerError(f"--scheme: {error}") from None
+    if corpus is not None:
+        # The gold standard is the corpus's split, so a single positional argument is PRED.
+        if pred is not None:
+            raise BionerError("with --corpus give only PRED: the gold standard is --split")
+        gold, pred = None, gold
+        gold_docs = read_corpus_split(corpus, split, fmt, lenient=lenient, scheme=scheme)
     elif gold is not None:
-        gold_docs = read_corpus(gold, fmt, lenient=lenient)
+        gold_docs = read_corpus(gold, fmt, lenient=lenient, scheme=scheme)
     else:
         raise BionerError("give GOLD (a file or folder) or --corpus")
     references = read_corpus(documents, None) if documents is not None else None
@@ -163,20 +226,29 @@ def evaluate_command(
 
         gold_docs = regroup(gold_docs, references)
     if model is not None:
+        if pred is not None:
+            raise BionerError(f"give either PRED ({pred}) or --model, not both")
         gold_docs, pred_docs = _model_predictions(model, gold_docs, head, postprocess)
     elif pred is not None:
-        pred_docs = read_corpus(pred, pred_format or fmt, lenient=lenient)
+        pred_docs = read_corpus(pred, pred_format or fmt, lenient=lenient, scheme=scheme)
         if references is not None:
             pred_docs = regroup(pred_docs, references)
     else:
         raise BionerError("give PRED (a file or folder of predictions) or --model")
-    train_docs = [d for path in train or [] for d in read_corpus(path, fmt)] if train else None
+    train_docs = (
+        [d for path in train for d in read_corpus(path, fmt, lenient=lenient, scheme=scheme)]
+        if train
+        else None
+    )
+    mapping = parse_label_map(label_map or [])
+    if types:
+        check_types(types, mapping, [*gold_docs, *pred_docs])
     result = evaluate_documents(
         gold_docs,
         pred_docs,
         mode=mode,
         typed=not untyped,
-        label_map=parse_label_map(label_map or []),
+        label_map=mapping,
         types=types or None,
         align=alignment,
         errors=errors,

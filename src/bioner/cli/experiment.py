@@ -42,6 +42,12 @@ _NAME = typer.Option(None, help="Method name in tables and plots (default: the c
 _THREADS = typer.Option(None, min=1, help="torch CPU threads per run.")
 _KEEP = typer.Option(False, help="Keep each run's model and checkpoints (default: deleted).")
 _QUIET = typer.Option(False, help="No progress bar.")
+_MODE_NAMES = {
+    "exact": "exact",
+    "right": "right boundary",
+    "left": "left boundary",
+    "overlap": "overlap",
+}
 
 
 def _settings(config: str, overrides, epochs, max_train, max_eval, init_from, threads, keep):
@@ -92,7 +98,8 @@ def finish(
     write_results(output / "results.json", results)
     with atomic_write(output / "table.md") as handle:
         handle.write(run_set_table(results))
-    panel = "IC (exact)" if kind == "cv" else "OOC (right boundary)"
+    # The panel names the matching the runs were scored with (`ooc --mode` may change it).
+    panel = "IC (exact)" if kind == "cv" else f"OOC ({_MODE_NAMES[settings.get('mode', 'right')]})"
     methods: dict[str, list[float]] = {}
     if base is not None:
         methods[base.get("name", "baseline")] = [r["f1"] for r in base["runs"]]
@@ -101,7 +108,7 @@ def finish(
     summary = results["summary"]
     console.print(
         f"{name}: F1 {100 * summary['mean']:.2f} ± {100 * (summary['sd'] or 0):.2f} "
-        f"over {summary['n']} runs → {output / 'results.json'}"
+        f"(mean ± sample sd, ddof = 1) over {summary['n']} runs → {output / 'results.json'}"
     )
     return results
 

@@ -7,10 +7,12 @@ A chunk is `(label, first_token, end_token)` with `end_token` exclusive.
 
 Decoding ill-formed sequences — two documented rules:
 
-* **strict** (the default; equals seqeval's `mode="strict"`): a mention is only what the
-  scheme allows. IOB2: `B-X` then any `I-X`; an `I-X` after `O` or after another type
-  belongs to no mention. BIOES: `S-X`, or `B-X I-X* E-X`; a `B-X` not closed by `E-X` is
-  dropped. IOB1: a mention starts at `B-X`, or at `I-X` after `O` or after another type.
+* **strict** (the default; equals seqeval's `mode="strict"` for IOB2 and BIOES): a mention
+  is only what the scheme allows. IOB2: `B-X` then any `I-X`; an `I-X` after `O` or after
+  another type belongs to no mention. BIOES: `S-X`, or `B-X I-X* E-X`; a `B-X` not closed
+  by `E-X` is dropped. IOB1: a mention starts at `B-X`, or at `I-X` after `O` or after
+  another type — the lenient rule, as seqeval's default mode reads it. seqeval's *strict*
+  IOB1 is not followed: it reads `O B-X I-X` as a mention of the `I-X` token alone.
 * **lenient** (equals conlleval and seqeval's default mode): every `I-X`/`E-X` that cannot
   continue the open mention starts a new one, a type switch starts a new mention, and a
   mention ends where the next one starts or at `O`.

@@ -15,7 +15,11 @@ that applies, in this order:
 4. ``both_boundaries`` — overlapping, both boundaries differ, same type;
 5. ``type_and_boundary`` — overlapping, some boundary differs *and* the type differs (Lyu
    has no name for it; it is kept apart rather than hidden in another category);
-6. ``missing`` (false negative) or ``spurious`` (false positive) — no overlapping span.
+6. ``missing`` (false negative) or ``spurious`` (false positive) — no overlapping span, or
+   only identical ones (a duplicate: a second copy of a span whose twin was matched).
+
+Untyped evaluation ignores types here as well: every counterpart counts as "same type", so
+an untyped error is a boundary error, missing or spurious, never a type error.
 
 A false positive is counted under its predicted type, a false negative under its gold type.
 """
@@ -45,19 +49,32 @@ FP_CATEGORIES = tuple(c for c in ErrorCategory if c is not ErrorCategory.MISSING
 FN_CATEGORIES = tuple(c for c in ErrorCategory if c is not ErrorCategory.SPURIOUS)
 
 
-def classify_error(error: Span, others: Sequence[Span], *, false_positive: bool) -> ErrorCategory:
-    """The category of one unpaired span given the overlapping spans of the other side."""
-    overlapping = [o for o in others if o.start < error.end and error.start < o.end]
+def classify_error(
+    error: Span, others: Sequence[Span], *, false_positive: bool, typed: bool = True
+) -> ErrorCategory:
+    """The category of one unpaired span given the overlapping spans of the other side.
+
+    `typed=False` (untyped evaluation) treats every counterpart as of the same type, so the
+    report never blames a type the evaluation ignored. Identical counterparts (duplicates)
+    give no category of their own (module docstring, rule 6).
+    """
+
+    def counterpart(o: Span) -> bool:
+        if (o.start, o.end) == (error.start, error.end):
+            return typed and o.label != error.label
+        return o.start < error.end and error.start < o.end
+
+    def same_type(o: Span) -> bool:
+        return not typed or o.label == error.label
+
     rules = (
         (ErrorCategory.TYPE, lambda o: (o.start, o.end) == (error.start, error.end)),
-        (ErrorCategory.LEFT_BOUNDARY, lambda o: o.label == error.label and o.end == error.end),
-        (
-            ErrorCategory.RIGHT_BOUNDARY,
-            lambda o: o.label == error.label and o.start == error.start,
-        ),
-        (ErrorCategory.BOTH_BOUNDARIES, lambda o: o.label == error.label),
+        (ErrorCategory.LEFT_BOUNDARY, lambda o: same_type(o) and o.end == error.end),
+        (ErrorCategory.RIGHT_BOUNDARY, lambda o: same_type(o) and o.start == error.start),
+        (ErrorCategory.BOTH_BOUNDARIES, same_type),
         (ErrorCategory.TYPE_AND_BOUNDARY, lambda o: True),
     )
+    overlapping = [o for o in others if counterpart(o)]
     for category, applies in rules:
         if any(applies(o) for o in overlapping):
             return category
@@ -135,15 +152,19 @@ def analyze_document(
     false_positives: Sequence[Span],
     *,
     max_examples: int = 20,
+    typed: bool = True,
 ) -> None:
-    """Classify one document's errors into `analysis`; `gold` and `pred` sorted by start."""
+    """Classify one document's errors into `analysis`; `gold` and `pred` sorted by start.
+
+    `typed` must be the evaluation's own setting (see `classify_error`).
+    """
     sides = (("FP", false_positives, gold), ("FN", false_negatives, pred))
     for side, errors, others in sides:
         starts = [o.start for o in others]
         longest = max((o.end - o.start for o in others), default=0)
         for error in errors:
             near = _overlapping(others, starts, longest, error)
-            category = classify_error(error, near, false_positive=side == "FP")
+            category = classify_error(error, near, false_positive=side == "FP", typed=typed)
             other = _closest(error, near)
             analysis.add(
                 ErrorExample(

@@ -109,6 +109,7 @@ def evaluate_documents(
                 m.unmatched_gold,
                 m.unmatched_pred,
                 max_examples=max_examples,
+                typed=typed,
             )
         analysis.sort()
 

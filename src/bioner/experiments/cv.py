@@ -84,7 +84,7 @@ def cv_jobs(
     head = head_name(corpus)
     if head in {head_name(p) for p in partners}:
         raise BionerError(f"partner corpora must differ from the corpus {head!r}")
-    documents = load_documents(corpus, ("train", "devel"), label_map, types)
+    documents = load_documents(corpus, ("train", "devel"), label_map, types, require_types=True)
     cache: dict[str, list[Document]] = {}
     fold_cache: dict[int, list[Fold]] = {}
 
@@ -103,7 +103,14 @@ def cv_jobs(
 
         return build
 
-    info = {"kind": "cv", "corpus": head, "partners": [head_name(p) for p in partners]}
+    scored = list(types) if types else None
+    info = {
+        "kind": "cv",
+        "corpus": head,
+        "partners": [head_name(p) for p in partners],
+        "label_map": dict(label_map or {}),
+        "scored_types": scored,  # None: all; the documents are filtered to them on loading
+    }
     return [
         RunJob(
             f"seed{seed}-fold{index}",

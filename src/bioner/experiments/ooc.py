@@ -44,8 +44,12 @@ def ooc_jobs(
     partner_heads = [head_name(p) for p in partners]
     if head in partner_heads or head_name(test_corpus) in partner_heads:
         raise BionerError("a partner corpus must differ from the train and test corpora")
-    train_docs = load_documents(train_corpus, ("train", "devel"), label_map, types)
-    test_docs = load_documents(test_corpus, ("train", "devel", "test"), label_map, types)
+    train_docs = load_documents(
+        train_corpus, ("train", "devel"), label_map, types, require_types=True
+    )
+    test_docs = load_documents(
+        test_corpus, ("train", "devel", "test"), label_map, types, require_types=True
+    )
     scored = list(types) if types else shared_types(train_docs, test_docs)
     if not scored:
         raise BionerError(
@@ -71,6 +75,8 @@ def ooc_jobs(
         "train": head,
         "test": head_name(test_corpus),
         "partners": partner_heads,
+        "label_map": dict(label_map or {}),
+        "mode": mode,
         "scored_types": scored,
     }
     return [RunJob(f"seed{seed}", seed, builder(seed), info) for seed in seeds]

@@ -86,8 +86,16 @@ def load_documents(
     splits: Sequence[str],
     label_map: dict[str, str] | None = None,
     types: Sequence[str] | None = None,
+    *,
+    require_types: bool = False,
 ) -> list[Document]:
-    """The named splits of a corpus folder, tokenized, relabelled and filtered to `types`."""
+    """The named splits of a corpus folder, tokenized, relabelled and filtered to `types`.
+
+    `require_types`: every name in `types` must be annotated in these documents (after
+    `label_map`). An experiment's `--types` that the corpus lacks (a typo, a name before
+    mapping, `--types A,B` read as one name) would otherwise train and score every run on
+    no mention at all, and report F1 = 0 after hours of training.
+    """
     corpus = load_corpus(path)
     missing = [s for s in splits if s not in corpus.splits]
     if len(missing) == len(splits):
@@ -97,7 +105,16 @@ def load_documents(
     for split in splits:
         if split in corpus.splits:
             documents.extend(ensure_tokenized(list(corpus.documents(split)), tokenizer))
-    return relabel(documents, label_map or {}, types)
+    documents = relabel(documents, label_map or {}, None)
+    if require_types and types:
+        present = {span.label for document in documents for span in document.spans}
+        missing = sorted(set(types) - present)
+        if missing:
+            raise BionerError(
+                f"{path}: no mention of type {', '.join(missing)} in {'+'.join(splits)} "
+                f"(after --map); its types: {', '.join(sorted(present)) or 'none'}"
+            )
+    return relabel(documents, {}, types)
 
 
 def first_sentences(documents: Sequence[Document], limit: int | None) -> list[Document]:
@@ -200,10 +217,33 @@ def execute(job: RunJob, settings: ModelSettings, work_dir: Path) -> dict[str, A
         },
         "test_sentences": sum(len(d.sentences) for d in test),
         "resumed": resume,
+        "settings": settings.describe(),
     }
     if not settings.keep_models:
         shutil.rmtree(run_dir, ignore_errors=True)
     return record
+
+
+def check_reusable(
+    record: dict[str, Any], job: RunJob, settings: ModelSettings, path: Path
+) -> None:
+    """Refuse a finished run's JSON made for another job or with other settings.
+
+    Run ids only name the seed and fold, so rerunning into the same OUTPUT with another
+    `--folds`, `--test`, `--map`, config or `--epochs` would otherwise reuse the old runs
+    and mix two experiments in one mean. Keys a record lacks (older files) are not compared.
+    """
+    expected = {"seed": job.seed, **job.info, "settings": settings.describe()}
+    differ = [
+        f"{key} {record[key]!r} (now {value!r})"
+        for key, value in expected.items()
+        if key in record and record[key] != value
+    ]
+    if differ:
+        raise BionerError(
+            f"{path}: this finished run was made with other settings: {'; '.join(differ)}. "
+            "Use another --output (or delete the file to run it again)."
+        )
 
 
 def run_all(
@@ -213,7 +253,10 @@ def run_all(
     *,
     quiet: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every job's record, training only those without a `runs/<id>.json` (resume)."""
+    """Every job's record, training only those without a `runs/<id>.json` (resume).
+
+    An existing record is reused only when `check_reusable` finds it made for this job.
+    """
     runs_dir = output / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
@@ -230,7 +273,9 @@ def run_all(
         for job in jobs:
             path = runs_dir / f"{job.run_id}.json"
             if path.is_file():
-                records.append(json.loads(path.read_text(encoding="utf-8")))
+                record = json.loads(path.read_text(encoding="utf-8"))
+                check_reusable(record, job, settings, path)
+                records.append(record)
                 progress.advance(task)
                 continue
             progress.update(task, description=f"run {job.run_id}")
