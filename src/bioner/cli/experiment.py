@@ -120,6 +120,13 @@ def cv_command(
     folds: int = typer.Option(5, min=2, help="Number of folds (Saber: 5)."),
     seeds: str = _SEEDS,
     output: Path = typer.Option(..., "--output", "-o", help="Experiment folder (resumable)."),
+    documents: list[Path] = typer.Option(
+        [],
+        "--documents",
+        help="The corpus's original release (e.g. PubTator; repeat for each split file): "
+        "group its sentences into their abstracts so that folds are drawn by abstract; "
+        "runs still train and test on the same sentences.",
+    ),
     partner: list[Path] = _PARTNER,
     init_from: Path | None = _INIT,
     label_map: list[str] = _MAP,
@@ -151,12 +158,15 @@ def cv_command(
         partners=partner,
         label_map=mapping,
         types=types or None,
+        references=documents,
     )
     records = run_all(jobs, settings, output, quiet=quiet)
     described = {
         **settings.describe(),
         "corpus": str(corpus),
         "folds": folds,
+        "documents": [str(p) for p in documents],  # folds by abstract when not empty
+        "fold_groups": jobs[0].info["fold_groups"] if jobs else None,
         "partners": [str(p) for p in partner],
         "label_map": mapping,
         "types": types or None,

@@ -7,18 +7,27 @@ used as its dev set for model selection, and is scored with exact matching. Docu
 the units the reader knows: `-DOCSTART-` documents for JNLPBA, but every sentence for the
 sentence-level CoNLL corpora (NCBI-disease, BC5CDR, BC2GM, LINNAEUS, CRAFT), whose files
 carry no document boundaries — there folds are by sentence, as in Saber, which used the
-same CoNLL files. The corpus's test split is not used: CV estimates in-corpus performance.
-Multi-task partners train on all of their own train+devel documents (10 % held out).
+same CoNLL files. That lets sentences of one abstract sit in training and test folds (its
+abbreviations and repeated names leak), so `references` (the corpus's original release, e.g.
+PubTator) can group the sentences into their abstracts first: folds and dev hold-outs are
+then dealt by abstract, while each run still trains and tests on the same sentence
+documents (the same mentions are scored). The corpus's test split is not used: CV estimates
+in-corpus performance. Multi-task partners train on all of their own train+devel documents
+(10 % held out).
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bioner.data.document import Document
+from bioner.data.formats import read_documents
+from bioner.data.regroup import group_by_reference
 from bioner.errors import BionerError
 from bioner.experiments.runner import (
     RunData,
@@ -27,7 +36,9 @@ from bioner.experiments.runner import (
     load_documents,
     partner_data,
 )
-from bioner.training.data import hold_out
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,18 +67,87 @@ def assign_folds(count: int, folds: int, seed: int) -> list[int]:
     return assignment
 
 
+def split_units(units: Sequence[T], fraction: float, seed: int) -> tuple[list[T], list[T]]:
+    """(kept, held out): `training.data.hold_out`'s seeded draw, over any units (abstracts).
+
+    The draw is the same as hold_out's, so ungrouped folds keep the dev sets they always had.
+    """
+    order = list(range(len(units)))
+    random.Random(seed).shuffle(order)
+    held = set(order[: round(len(units) * fraction)])
+    kept = [u for i, u in enumerate(units) if i not in held]
+    return kept, [u for i, u in enumerate(units) if i in held]
+
+
 def make_folds(
-    documents: Sequence[Document], folds: int, seed: int, dev_fraction: float = 0.1
+    documents: Sequence[Document],
+    folds: int,
+    seed: int,
+    dev_fraction: float = 0.1,
+    groups: Sequence[Sequence[int]] | None = None,
 ) -> list[Fold]:
-    """The k folds: test = one fold, dev = `dev_fraction` of the rest, train = the remainder."""
-    assignment = assign_folds(len(documents), folds, seed)
+    """The k folds: test = one fold, dev = `dev_fraction` of the rest, train = the remainder.
+
+    `groups` (indices into `documents`, each document in exactly one) are dealt whole, so
+    the documents of one group share a fold and a side of the dev hold-out; without them
+    every document is its own group. Each part keeps the corpus order.
+    """
+    if groups is None:
+        groups = [[i] for i in range(len(documents))]
+    units = [list(group) for group in groups]
+    placed = sorted(i for unit in units for i in unit)
+    if placed != list(range(len(documents))):
+        raise BionerError("fold groups must hold every document exactly once")
+    assignment = assign_folds(len(units), folds, seed)
+
+    def pick(chosen: Sequence[list[int]]) -> list[Document]:
+        return [documents[i] for i in sorted(i for unit in chosen for i in unit)]
+
     result = []
     for index in range(folds):
-        rest = [d for d, f in zip(documents, assignment, strict=True) if f != index]
-        test = [d for d, f in zip(documents, assignment, strict=True) if f == index]
-        train, dev = hold_out(rest, dev_fraction, seed * 1_000 + index)
-        result.append(Fold(index, train, dev, test))
+        rest = [u for u, f in zip(units, assignment, strict=True) if f != index]
+        test = [u for u, f in zip(units, assignment, strict=True) if f == index]
+        train, dev = split_units(rest, dev_fraction, seed * 1_000 + index)
+        result.append(Fold(index, pick(train), pick(dev), pick(test)))
     return result
+
+
+def abstract_groups(
+    documents: Sequence[Document], references: Sequence[Document]
+) -> list[list[int]]:
+    """Indices of `documents` per reference document (first-seen order): the fold units.
+
+    Sentences of one reference document that are not consecutive (a duplicated abstract)
+    still form one group, so no copy of an abstract is on the other side of a fold.
+    """
+    members: dict[int, list[int]] = {}
+    for owner, indices in group_by_reference(documents, references):
+        members.setdefault(owner, []).extend(indices)
+    return list(members.values())
+
+
+def read_references(paths: Sequence[str | Path]) -> list[Document]:
+    """All documents of the reference files (any format the readers guess), in order."""
+    documents: list[Document] = []
+    for path in paths:
+        if not Path(path).exists():
+            raise BionerError(f"--documents {path}: no such file or folder")
+        found = list(read_documents(path, None))
+        if not found:
+            raise BionerError(f"--documents {path}: no documents (an empty file?)")
+        documents.extend(found)
+    return documents
+
+
+def warn_if_sentence_level(corpus: str | Path, documents: Sequence[Document]) -> None:
+    """Say once that folds will be drawn by sentence when every document is one sentence."""
+    if len(documents) > 1 and all(len(d.sentences) == 1 for d in documents):
+        log.warning(
+            "%s: every document is one sentence, so folds are drawn by sentence and one "
+            "abstract's sentences can be in training and test folds; --documents with the "
+            "corpus's original release (e.g. PubTator) draws them by abstract",
+            corpus,
+        )
 
 
 def cv_jobs(
@@ -79,12 +159,26 @@ def cv_jobs(
     label_map: dict[str, str] | None = None,
     types: Sequence[str] | None = None,
     dev_fraction: float = 0.1,
+    references: Sequence[str | Path] = (),
 ) -> list[RunJob]:
-    """One job per (seed, fold); documents are read once and shared by the jobs."""
+    """One job per (seed, fold); documents are read once and shared by the jobs.
+
+    `references` (files of the corpus's original documents) make the folds abstract-level.
+    """
     head = head_name(corpus)
     if head in {head_name(p) for p in partners}:
         raise BionerError(f"partner corpora must differ from the corpus {head!r}")
     documents = load_documents(corpus, ("train", "devel"), label_map, types, require_types=True)
+    groups: list[list[int]] | None = None
+    if references:
+        originals = read_references(references)
+        try:
+            groups = abstract_groups(documents, originals)
+        except BionerError as error:
+            names = ", ".join(str(p) for p in references)
+            raise BionerError(f"{corpus}: cannot group by --documents {names}: {error}") from None
+    else:
+        warn_if_sentence_level(corpus, documents)
     cache: dict[str, list[Document]] = {}
     fold_cache: dict[int, list[Fold]] = {}
 
@@ -92,7 +186,7 @@ def cv_jobs(
         def build() -> RunData:
             if seed not in fold_cache:
                 fold_cache.clear()  # keep one seed's folds in memory at a time
-                fold_cache[seed] = make_folds(documents, folds, seed, dev_fraction)
+                fold_cache[seed] = make_folds(documents, folds, seed, dev_fraction, groups)
             fold = fold_cache[seed][index]
             train = {head: fold.train}
             dev = {head: fold.dev}
@@ -110,6 +204,9 @@ def cv_jobs(
         "partners": [head_name(p) for p in partners],
         "label_map": dict(label_map or {}),
         "scored_types": scored,  # None: all; the documents are filtered to them on loading
+        # Folds by abstract: the reference files' names and how many abstracts were dealt.
+        "grouped_by": [Path(p).name for p in references] if groups is not None else None,
+        "fold_groups": len(groups) if groups is not None else None,
     }
     return [
         RunJob(

@@ -224,6 +224,10 @@ def execute(job: RunJob, settings: ModelSettings, work_dir: Path) -> dict[str, A
     return record
 
 
+# What a record written before a key existed meant by its absence (compared, not skipped).
+_BEFORE_THE_KEY: dict[str, Any] = {"grouped_by": None, "fold_groups": None}
+
+
 def check_reusable(
     record: dict[str, Any], job: RunJob, settings: ModelSettings, path: Path
 ) -> None:
@@ -231,13 +235,16 @@ def check_reusable(
 
     Run ids only name the seed and fold, so rerunning into the same OUTPUT with another
     `--folds`, `--test`, `--map`, config or `--epochs` would otherwise reuse the old runs
-    and mix two experiments in one mean. Keys a record lacks (older files) are not compared.
+    and mix two experiments in one mean. Keys a record lacks (older files) are not compared,
+    except those in `_BEFORE_THE_KEY`, whose old meaning is known: a record without
+    `grouped_by` had sentence-level folds, so `cv --documents` refuses it.
     """
     expected = {"seed": job.seed, **job.info, "settings": settings.describe()}
+    recorded = {**_BEFORE_THE_KEY, **record}
     differ = [
-        f"{key} {record[key]!r} (now {value!r})"
+        f"{key} {recorded[key]!r} (now {value!r})"
         for key, value in expected.items()
-        if key in record and record[key] != value
+        if key in recorded and recorded[key] != value
     ]
     if differ:
         raise BionerError(
