@@ -46,14 +46,15 @@ def test_default_tagger_runs_its_variant_rules_across_heads() -> None:
 
 
 def test_default_tagger_gives_an_abbreviation_its_long_forms_type() -> None:
-    """Its BC5CDR head runs the document rules: the head alone tags the second GTN Disease."""
-    text = "Rats received glyceryl trinitrate (GTN) for five days. GTN caused headache."
+    """Its BC5CDR head runs the document rules: the head alone misses both SJS."""
+    text = "Carbamazepine (CBZ) induced Stevens-Johnson syndrome (SJS). SJS was severe after CBZ."
     tagger = Tagger.load("default")
     found = [(text[s.start : s.end], s.label) for s in tagger.annotate(text).spans]
-    assert found.count(("GTN", "Chemical")) == 2
+    assert ("Stevens-Johnson syndrome", "Disease") in found
+    assert found.count(("SJS", "Disease")) == 2
     tagger.postprocess = ["variants"]
     plain = [(text[s.start : s.end], s.label) for s in tagger.annotate(text).spans]
-    assert ("GTN", "Disease") in plain
+    assert ("SJS", "Disease") not in plain
 
 
 def test_predict_gives_the_default_taggers_own_spans(tmp_path: Path) -> None:

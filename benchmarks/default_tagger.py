@@ -1,0 +1,169 @@
+"""The bundled default tagger (or a candidate to replace it), head by head, on each test split.
+
+Why a script of its own: a candidate default tagger is a multi-task model, and choosing
+between candidates needs every head scored the same way, on the splits the heads were trained
+for, as `bioner annotate --head` runs it (the model's own rules included). Each head is scored
+on its corpus's devel split (dev: tmVar's 20 % document hold-out of train, the one the model
+early-stopped on) and test split; the candidate to ship is chosen on the mean devel F1 of the
+heads, as the training chose its epoch. BC5CDR's CoNLL sentences are put back into their
+abstracts (`bioner.data.regroup`) so that its document rules see whole abstracts; the mention
+set is the same.
+
+Reproduce:
+
+    .venv/bin/python benchmarks/default_tagger.py bundled=default v2=runs/default-v2/model
+
+Writes benchmarks/results/default_tagger.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BIONER_SHARED", ROOT.parent / "shared"))
+NAME = "default_tagger"
+# Head → the PubTator release its CoNLL sentences were cut from, per split (None: as read).
+ABSTRACTS: dict[str, dict[str, str]] = {
+    "BC5CDR": {
+        "dev": "BC5CDR/original/CDR_DevelopmentSet.PubTator.txt",
+        "test": "BC5CDR/original/CDR_TestSet.PubTator.txt",
+    },
+}
+SPLITS = ("dev", "test")
+
+
+def head_splits(head: str, corpus: Path, data: Any) -> dict[str, list[Any]]:
+    """The dev and test documents of one head's corpus, split and tokenized as in training."""
+    from bioner.config import DataConfig
+    from bioner.data.formats import read_documents
+    from bioner.data.regroup import regroup
+    from bioner.training.data import load_splits
+
+    config = DataConfig(
+        corpus=str(corpus),
+        dev_fraction=data.dev_fraction,
+        split_seed=data.split_seed,
+        tokenizer=data.tokenizer,
+    )
+    splits = load_splits(config)
+    found: dict[str, list[Any]] = {}
+    for split in SPLITS:
+        documents = list(getattr(splits, split))
+        reference = ABSTRACTS.get(head, {}).get(split)
+        if reference is not None:
+            documents = regroup(documents, list(read_documents(SHARED / "corpora" / reference)))
+        found[split] = documents
+    return found
+
+
+def _prf(gold: list[Any], predicted: list[Any]) -> dict[str, float]:
+    from bioner.evaluation.evaluator import evaluate_documents
+
+    micro = evaluate_documents(gold, predicted).micro
+    return {"precision": micro.precision, "recall": micro.recall, "f1": micro.f1}
+
+
+def score_model(path: str) -> dict[str, Any]:
+    """Per head and split, exact-match P / R / F1 with the model's rules: the head alone,
+    and (`merged`) every head merged as `bioner annotate` runs them, kept to this head's
+    types: what a user of the whole model gets for those types."""
+    from bioner.tagger import Tagger
+
+    tagger = Tagger.load(path)
+    corpora = tagger.meta.get("corpora", {})
+    heads: dict[str, Any] = {}
+    started = time.perf_counter()
+    for head in tagger.tags:
+        corpus = SHARED / "corpora" / Path(corpora.get(head, head)).name
+        types = set(tagger.labels([head]))
+        for split, gold in head_splits(head, corpus, tagger.config.data).items():
+            alone = tagger.predict_documents(gold, [head])
+            merged = [
+                d.with_spans([s for s in d.spans if s.label in types])
+                for d in tagger.predict_documents(gold)
+            ]
+            heads.setdefault(head, {})[split] = {**_prf(gold, alone), "merged": _prf(gold, merged)}
+    return {
+        "path": path,
+        "postprocess": tagger.postprocess,
+        "heads": heads,
+        "mean_dev_f1": statistics.fmean(h["dev"]["f1"] for h in heads.values()),
+        "mean_test_f1": statistics.fmean(h["test"]["f1"] for h in heads.values()),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def write_report(report: dict[str, Any]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{NAME}.json").write_text(json.dumps(report, indent=2) + "\n")
+    models = report["models"]
+    heads = list(next(iter(models.values()))["heads"])
+    lines = [
+        "# Default tagger candidates: each head alone, exact-match F1 (%), dev → test",
+        "",
+        "Each head runs as `bioner annotate --head HEAD` runs it, with the model's own rules; "
+        "BC5CDR is scored in whole abstracts. dev is the split the model early-stopped on "
+        "(tmVar: its 20 % document hold-out of train). The candidate to ship is the one with "
+        "the best mean dev F1.",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        "| model | " + " | ".join(heads) + " | mean |",
+        "|---|" + "---|" * (len(heads) + 1),
+    ]
+    for name, result in models.items():
+        scores = result["heads"]
+        cells = [
+            f"{100 * scores[h]['dev']['f1']:.2f} → {100 * scores[h]['test']['f1']:.2f}"
+            for h in heads
+        ]
+        mean = f"{100 * result['mean_dev_f1']:.2f} → {100 * result['mean_test_f1']:.2f}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean} |")
+    lines += [
+        "",
+        "Test precision / recall / F1 of the head alone, and of all heads merged as `bioner "
+        "annotate` runs them, kept to the head's types:",
+        "",
+        "| model | head | alone P / R / F1 | merged P / R / F1 |",
+        "|---|---|---|---|",
+    ]
+    for name, result in models.items():
+        for head in heads:
+            test = result["heads"][head]["test"]
+            lines.append(f"| {name} | {head} | {_cells(test)} | {_cells(test['merged'])} |")
+    (RESULTS / f"{NAME}.md").write_text("\n".join(lines) + "\n")
+
+
+def _cells(scores: dict[str, Any]) -> str:
+    return " / ".join(f"{100 * scores[key]:.2f}" for key in ("precision", "recall", "f1"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="NAME=PATH (PATH: a model folder or 'default')")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    models: dict[str, Any] = {}
+    for entry in args.models:
+        name, sep, path = entry.partition("=")
+        if not sep:
+            parser.error(f"{entry!r}: expected NAME=PATH")
+        models[name] = score_model(path)
+        print(name, json.dumps({h: v["test"]["f1"] for h, v in models[name]["heads"].items()}))
+    command = "python benchmarks/default_tagger.py " + " ".join(args.models)
+    write_report({"command": command, "models": models})
+
+
+if __name__ == "__main__":
+    main()
