@@ -154,3 +154,27 @@ def test_writer_refuses_a_tab_in_a_type(tmp_path: Path) -> None:
     with pytest.raises(BionerError, match="TAB or line break"):
         write_documents([document], target, "conll")
     assert not target.exists()
+
+
+def test_tags_the_strict_rule_reads_as_o_are_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gold corpus must not lose `I-Y` after `B-X` silently: one warning per file, with a line."""
+    from bioner.data.corpus import file_stats
+
+    path = tmp_path / "ill.tsv"
+    path.write_text("a\tB-X\nb\tI-Y\nc\tO\nd\tI-X\n\ne\tB-X\nf\tI-X\n\n")
+    with caplog.at_level("WARNING"):
+        documents = list(read_conll(path))
+    assert [len(d.spans) for d in documents] == [1, 1]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "2 tag(s) continue no mention" in warnings[0] and "line 2: 'I-Y'" in warnings[0]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert file_stats(path).mentions == {"X": 2}  # the counting path reports it too
+    assert len([r for r in caplog.records if "continue no mention" in r.getMessage()]) == 1
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        lenient = list(read_conll(path, strict=False))
+    assert [len(d.spans) for d in lenient] == [3, 1] and not caplog.records

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from bioner.data.atomic import PathLike
 from bioner.data.document import Document, Sentence
 from bioner.data.formats.textio import open_input, reading, strip_gz
-from bioner.data.tagging import TagScheme, chunks_from_tags, split_tag, validate_tags
+from bioner.data.tagging import Chunk, TagScheme, chunks_from_tags, split_tag, validate_tags
 from bioner.errors import BionerError, InputFormatError
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,39 @@ def _check_tags(path: PathLike, sentence: TaggedSentence, scheme: TagScheme) -> 
             raise InputFormatError(path, sentence.line + offset, str(error)) from None
 
 
+@dataclass(slots=True)
+class _UnreadTags:
+    """Tags that the strict rule reads as O (an `I-Y` that continues no `Y` mention).
+
+    Counted per file and reported once: a gold corpus must not lose mentions silently, and
+    the lenient (conlleval) rule would have read them as mentions.
+    """
+
+    count: int = 0
+    first: str = ""
+
+    def add(self, sentence: TaggedSentence, chunks: Sequence[Chunk]) -> None:
+        covered = [False] * len(sentence.tags)
+        for _, start, end in chunks:
+            covered[start:end] = [True] * (end - start)
+        for offset, tag in enumerate(sentence.tags):
+            if tag != "O" and not covered[offset]:
+                if not self.count:
+                    self.first = f"line {sentence.line + offset}: {tag!r}"
+                self.count += 1
+
+    def report(self, path: PathLike, scheme: TagScheme) -> None:
+        if self.count:
+            log.warning(
+                "%s: %d tag(s) continue no mention and were read as O by the strict %s rule "
+                "(first at %s); --lenient reads them as conlleval does",
+                path,
+                self.count,
+                scheme.value,
+                self.first,
+            )
+
+
 def read_conll(
     path: PathLike,
     *,
@@ -144,9 +177,13 @@ def read_conll(
     boundary: Boundary | None = None
     documents = 0
     sentences = 0
+    unread = _UnreadTags()
 
     def build(doc_id: str, members: list[TaggedSentence]) -> Document:
         try:
+            if strict:
+                for member in members:
+                    unread.add(member, chunks_from_tags(member.tags, scheme, strict=True))
             return Document.from_tokens(
                 doc_id,
                 [s.words for s in members],
@@ -180,6 +217,7 @@ def read_conll(
         else:
             group.append(block)
     yield from flush()
+    unread.report(path, scheme)
 
 
 def _default_tokenizer() -> Tokenizer:
@@ -269,6 +307,7 @@ def count_conll(
     documents = sentences = tokens = 0
     inside = False
     mentions: Counter[str] = Counter()
+    unread = _UnreadTags()
     for block in iter_blocks(path, tag_column=tag_column, token_column=token_column):
         if isinstance(block, Boundary):
             documents += 1
@@ -282,5 +321,7 @@ def count_conll(
         except ValueError:
             _check_tags(path, block, scheme)
             raise
+        unread.add(block, chunks)
         mentions.update(label for label, _, _ in chunks)
+    unread.report(path, scheme)
     return documents, sentences, tokens, mentions
