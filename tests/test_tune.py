@@ -34,6 +34,16 @@ choices = ["sgd", "adam"]
 """
 
 
+def tiny_corpus(tmp_path: Path, sentences: int = 12, train: int = 8) -> Path:
+    """A one-type CoNLL corpus folder with train and devel splits."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    documents = one_type_corpus("Gene", GENES, sentences, 5)
+    write_documents(documents[:train], corpus / "train.tsv", "conll")
+    write_documents(documents[train:], corpus / "devel.tsv", "conll")
+    return corpus
+
+
 def test_space_file_maps_trials_onto_config_overrides(tmp_path: Path) -> None:
     path = tmp_path / "space.toml"
     path.write_text(SPACE)
@@ -53,11 +63,7 @@ def test_space_file_maps_trials_onto_config_overrides(tmp_path: Path) -> None:
 
 
 def test_tune_runs_two_trials_in_sqlite_and_resumes(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    documents = one_type_corpus("Gene", GENES, 12, 5)
-    write_documents(documents[:8], corpus / "train.tsv", "conll")
-    write_documents(documents[8:], corpus / "devel.tsv", "conll")
+    corpus = tiny_corpus(tmp_path)
     space = tmp_path / "space.toml"
     space.write_text(SPACE)
     storage = tmp_path / "study.sqlite"
@@ -193,11 +199,7 @@ def test_tune_rejects_a_bad_start_before_any_study_exists(tmp_path: Path) -> Non
 
 def test_a_storage_that_is_not_sqlite_is_refused_before_any_trial(tmp_path: Path) -> None:
     """A --storage naming some other file failed deep inside SQLAlchemy with a traceback."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    documents = one_type_corpus("Gene", GENES, 6, 5)
-    write_documents(documents[:4], corpus / "train.tsv", "conll")
-    write_documents(documents[4:], corpus / "devel.tsv", "conll")
+    corpus = tiny_corpus(tmp_path, sentences=6, train=4)
     space = tmp_path / "space.toml"
     space.write_text(SPACE)
     notes = tmp_path / "notes.txt"
