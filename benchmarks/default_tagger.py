@@ -9,9 +9,14 @@ heads, as the training chose its epoch. BC5CDR's CoNLL sentences are put back in
 abstracts (`bioner.data.regroup`) so that its document rules see whole abstracts; the mention
 set is the same.
 
-Reproduce:
+Reproduce (the committed table was made before the swap: `bundled` is the previous default
+tagger, `v2` the one that replaced it; to score the previous one again, restore its four
+files from the commit before the swap into a folder and name that folder):
 
     .venv/bin/python benchmarks/default_tagger.py bundled=default v2=runs/default-v2/model
+    git archive e4599c9^ src/bioner/resources/models/default | tar -x -C /tmp   # previous
+    .venv/bin/python benchmarks/default_tagger.py \
+        previous=/tmp/src/bioner/resources/models/default current=default
 
 Writes benchmarks/results/default_tagger.{json,md}.
 """
