@@ -335,6 +335,41 @@ def test_the_wire_to_workers_carries_the_wanted_types(tagger: Tagger) -> None:
     assert labels(["Gene"]) == {"Gene"}
 
 
+def test_output_dash_is_stdout_and_brat_there_is_an_error(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o -` wrote a file (or, for BRAT, a folder) literally named `-`."""
+    monkeypatch.chdir(tmp_path)
+    brat = run("annotate", "-m", str(tiny_model), EXAMPLE, "--to", "brat", "-o", "-")
+    assert isinstance(brat.exception, BionerError)
+    assert "--output -: BRAT output is a folder of files" in str(brat.exception)
+    piped = run("annotate", "-m", str(tiny_model), EXAMPLE, "--to", "jsonl", "-o", "-")
+    assert piped.exit_code == 0, piped.output
+    assert [r["id"] for r in jsonl(piped.stdout)] == ["text-1"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_reads_stdin(tiny_model: Path, tmp_path: Path) -> None:
+    """`bioner predict -` reads stdin like `bioner annotate -`: format from --from or content."""
+    out = tmp_path / "out.jsonl"
+    pubtator = f"7|t|{EXAMPLE}\n7|a|\n\n"
+    source = tmp_path / "in.pubtator"
+    source.write_text(pubtator)
+    from_file = run("predict", str(source), "-m", str(tiny_model), "-o", str(out))
+    assert from_file.exit_code == 0, from_file.output
+    expected = out.read_text()
+    for extra in ((), ("--from", "pubtator")):
+        out.unlink()
+        piped = run("predict", "-", "-m", str(tiny_model), "-o", str(out), *extra, input=pubtator)
+        assert piped.exit_code == 0, piped.output
+        assert out.read_text() == expected
+    unknown = run("predict", "-", "-m", str(tiny_model), "-o", str(out), input="just words\n")
+    assert isinstance(unknown.exception, BionerError)
+    assert str(unknown.exception) == "<stdin>: cannot tell the format; name it with --from"
+    bad = run("predict", "-", "-m", str(tiny_model), "-o", str(out), input='{"id": 1}\n')
+    assert str(bad.exception) == "<stdin>, line 1: id must be a string, found 1"
+
+
 # ---------------------------------------------------------------------- Python API
 def test_annotate_stream_is_lazy(tagger: Tagger) -> None:
     endless = itertools.cycle(["BRCA1 in asthma.", "nothing"])

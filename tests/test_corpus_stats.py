@@ -218,3 +218,19 @@ def test_truncated_gzip_is_a_one_line_error(
     assert exit_info.value.code == 2
     assert err.startswith(f"error: {source}: cannot read the file") and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.tsv.gz"]
+
+
+def test_convert_refuses_dash_as_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`convert IN - --to brat` made a BRAT folder named `-` (other formats: a file)."""
+    from typer.testing import CliRunner
+
+    from bioner.errors import BionerError
+
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "BRCA1", "spans": []}\n')
+    monkeypatch.chdir(tmp_path)
+    for fmt in ("brat", "jsonl"):
+        result = CliRunner().invoke(app, ["convert", str(source), "-", "--to", fmt])
+        assert isinstance(result.exception, BionerError)
+        assert "TARGET -: convert cannot write to stdout" in str(result.exception)
+    assert list(tmp_path.iterdir()) == [source]

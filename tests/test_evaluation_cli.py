@@ -204,6 +204,17 @@ def test_unknown_type_is_an_error_not_a_table_of_zeros(
     assert mapped.exit_code == 0, mapped.output
 
 
+def test_unknown_map_source_is_an_error_not_a_silent_no_op(
+    runner: CliRunner, files: dict[str, Path]
+) -> None:
+    result = invoke(runner, files["gold"], files["pred"], "--map", "GPP=GENE", "--map", "DNA=X")
+    assert isinstance(result.exception, BionerError)
+    assert str(result.exception) == (
+        "--map GPP: no gold or predicted mention has this type; "
+        "types present: DNA, GENE, GGP, protein"
+    )
+
+
 def test_scheme_option_reads_iob1_and_bioes(runner: CliRunner, tmp_path: Path) -> None:
     """CoNLL inputs were always read as IOB2: an IOB1 file lost every mention that starts
     with `I-X` (strict IOB2 drops it) and a BIOES file was refused."""

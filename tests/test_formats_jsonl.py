@@ -57,6 +57,29 @@ def test_errors_name_file_and_line(tmp_path: Path, second_line: str, problem: st
     assert "bad.jsonl, line 2:" in message and problem in message
 
 
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ('{"id": "b", "text": "x\\ud800y"}', "text holds a lone surrogate \\ud800"),
+        ('{"id": "\\udfff", "text": "xy"}', "id holds a lone surrogate \\udfff"),
+        (
+            '{"id": "b", "text": "xy", "spans": [{"start": 0, "end": 1, "label": "X", '
+            '"extra": ["\\udc00"]}]}',
+            "span 1 extra holds a lone surrogate \\udc00",
+        ),
+    ],
+)
+def test_lone_surrogate_escapes_name_file_and_line(
+    tmp_path: Path, record: str, problem: str
+) -> None:
+    """A `\\ud800` escape was read, and writing failed later with no file or line."""
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "text": "\\ud83d\\ude00 paired", "spans": []}\n' + record + "\n")
+    with pytest.raises(InputFormatError) as caught:
+        list(read_documents(path))
+    assert str(caught.value).startswith(f"{path}, line 2: {problem} (not a character)")
+
+
 def test_bytes_that_are_not_utf8_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(b'{"id": "a", "text": "ok", "spans": []}\n{"id": "b", "text": "caf\xe9"}\n')

@@ -214,3 +214,15 @@ def test_page_highlights_entities_in_headless_chromium(tiny_model: Path, tmp_pat
     assert ("Disease", "melanoma") in marks
     assert ("Gene", "BRCA1") in marks
     assert 'class="legend-item"' in dom
+
+
+def test_threads_below_one_is_a_usage_error() -> None:
+    """`--threads 0` silently ran on one thread; it is refused like other numeric options."""
+    from typer.testing import CliRunner
+
+    from bioner.cli.app import _register_commands, app
+
+    _register_commands()
+    result = CliRunner().invoke(app, ["serve", "-m", "no-such-model", "--threads", "0"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--threads'" in result.stderr

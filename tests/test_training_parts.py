@@ -99,6 +99,15 @@ def test_ill_typed_or_out_of_range_values_are_rejected(data: dict, key: str) -> 
     assert "\n" not in text
 
 
+@pytest.mark.parametrize("betas", [[0.9], [], [0.9, 0.99, 0.999], 0.9])
+def test_tuple_of_the_wrong_length_says_how_many_values(betas: object) -> None:
+    """`betas=[0.9]` was reported as "missing key 'betas.1'"."""
+    text = _error_text({"betas": betas}, prefix="training")
+    assert text == f"configs/x.json: 'training.betas': needs 2 values (got {betas!r})"
+    with pytest.raises(BionerError, match=r"'training\.betas': needs 2 values \(got \[0\.9\]\)$"):
+        load_config("saber-baseline", ["training.betas=[0.9]"])
+
+
 @pytest.mark.parametrize(
     ("data", "phrase"),
     [

@@ -258,11 +258,33 @@ def read_source(source: Source, *, lines: bool = False) -> Iterator[Document]:
     if source.kind == "file":
         yield from read_documents(source.value, source.fmt)
         return
+    yield from read_stdin(source.fmt)
+
+
+def read_stdin(fmt: str | None = None) -> Iterator[Document]:
+    """Documents of a corpus file piped to stdin, lazily; errors name `<stdin>`.
+
+    `fmt` None guesses the format from the content, as for a file without a known suffix.
+    """
+    from bioner.data.formats import read_documents
+
     with _spooled_stdin() as path:
         try:
-            yield from read_documents(path, source.fmt)
+            yield from read_documents(path, fmt or _content_format(path))
         except InputFormatError as error:
             raise InputFormatError("<stdin>", error.line, error.problem) from None
+
+
+def _content_format(path: Path) -> str:
+    """The format of spooled stdin from its first line (the temporary path is not named)."""
+    from bioner.data.formats import guess_format
+
+    try:
+        return guess_format(path)
+    except InputFormatError:
+        raise  # bytes that are not UTF-8: reported with their line
+    except BionerError:
+        raise BionerError("<stdin>: cannot tell the format; name it with --from") from None
 
 
 def iter_documents(
@@ -391,5 +413,6 @@ __all__ = [
     "iter_documents",
     "model_labels",
     "read_source",
+    "read_stdin",
     "resolve_sources",
 ]

@@ -89,7 +89,7 @@ def annotate_command(
         "(default: from --output's suffix, else terminal on a TTY, else jsonl).",
     ),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Output file (BRAT: folder); written atomically."
+        None, "--output", "-o", help="Output file (BRAT: folder); written atomically; - for stdout."
     ),
     types: list[str] = typer.Option(
         [], "--types", "-t", help="Keep only these entity types (comma-separated or repeated)."
@@ -126,6 +126,7 @@ def annotate_command(
     from bioner.annotation.output import choose_format, write_output
     from bioner.annotation.pipeline import (
         DEFAULT_EXTENSIONS,
+        STDIN,
         Failure,
         annotate_stream,
         check_types,
@@ -161,7 +162,12 @@ def annotate_command(
         names = ", ".join(TOKENIZER_NAMES)
         raise BionerError(f"--tokenizer must be one of {names}, got {tokenizer!r}")
     rules = rule_sets_option(postprocess)
+    to_stdout = output is not None and str(output) == STDIN
+    if to_stdout:
+        output = None
     fmt = choose_format(to, output, sys.stdout.isatty())
+    if to_stdout and fmt == "brat":
+        raise BionerError("--output -: BRAT output is a folder of files, it cannot go to stdout")
     sources_given = input_paths(inputs)
     if output is not None:
         refuse_inputs(output, sources_given)

@@ -96,6 +96,8 @@ def convert_command(
     ] = False,
 ) -> None:
     """Convert a corpus file between formats (never overwrites the input)."""
+    if str(target) == "-":  # a file or BRAT folder literally named "-" is never what was meant
+        raise BionerError("TARGET -: convert cannot write to stdout; give a file (BRAT: a folder)")
     source_format = normalize_format(from_) if from_ else guess_format(source)
     target_format = normalize_format(to)
     read_options: dict[str, Any] = {}

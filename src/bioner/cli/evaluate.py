@@ -99,6 +99,20 @@ def check_types(
         )
 
 
+def check_label_map(label_map: dict[str, str], documents: Iterable[Document]) -> None:
+    """Refuse a `--map OLD=NEW` whose OLD names no gold or predicted mention.
+
+    Such a mapping (a typo, a type of another corpus) would silently change nothing.
+    """
+    present = {s.label for d in documents for s in d.spans}
+    unknown = sorted(set(label_map) - present)
+    if unknown:
+        raise BionerError(
+            f"--map {', '.join(unknown)}: no gold or predicted mention has this type; "
+            f"types present: {', '.join(sorted(present)) or 'none'}"
+        )
+
+
 def write_json(result: EvaluationResult, path: Path, inputs: Iterable[Path]) -> None:
     """Write the result as JSON, atomically, never over one of the inputs."""
     from bioner.data.atomic import atomic_write
@@ -241,6 +255,7 @@ def evaluate_command(
         else None
     )
     mapping = parse_label_map(label_map or [])
+    check_label_map(mapping, [*gold_docs, *pred_docs])
     if types:
         check_types(types, mapping, [*gold_docs, *pred_docs])
     result = evaluate_documents(

@@ -20,12 +20,16 @@ console = Console(stderr=True)
 
 
 def predict_command(
-    input_path: Path = typer.Argument(..., metavar="INPUT", help="File (or BRAT folder) to tag."),
+    input_path: Path = typer.Argument(
+        ..., metavar="INPUT", help="File (or BRAT folder) to tag, or - for stdin."
+    ),
     model: list[str] = typer.Option(
         ..., "--model", "-m", help="Model directory or bundled name; repeat to vote."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the tagged documents."),
-    from_format: str | None = typer.Option(None, "--from", help="Input format (guessed if unset)."),
+    from_format: str | None = typer.Option(
+        None, "--from", help="Input format (guessed from the name, else the first line, if unset)."
+    ),
     to_format: str = typer.Option(
         "jsonl", "--to", help="conll, pubtator, bioc-xml, bioc-json, brat, jsonl."
     ),
@@ -40,6 +44,7 @@ def predict_command(
     postprocess: list[str] = postprocess_option(),
 ) -> None:
     """Replace the input's annotations with the model's predictions and write them out."""
+    from bioner.annotation.pipeline import STDIN, read_stdin
     from bioner.data.formats import read_documents, write_documents
     from bioner.ensemble import vote_spans
     from bioner.errors import BionerError
@@ -60,10 +65,11 @@ def predict_command(
         raise BionerError(
             f"the models were trained with different tokenizers ({names}); choose --tokenizer"
         )
-    documents = ensure_tokenized(
-        list(read_documents(input_path, from_format)),
-        make_tokenizer(tokenizer or trained_with.pop()),
-    )
+    if str(input_path) == STDIN:
+        read = read_stdin(from_format)
+    else:
+        read = read_documents(input_path, from_format)
+    documents = ensure_tokenized(list(read), make_tokenizer(tokenizer or trained_with.pop()))
     predictions = [t.predict_documents(documents, head or None) for t in taggers]
     if len(taggers) == 1:
         predicted = predictions[0]

@@ -25,7 +25,7 @@ def serve_command(
         64, "--max-documents", help="Batches with more documents get 422."
     ),
     threads: int | None = typer.Option(
-        None, "--threads", help="Torch CPU threads (default: torch's choice)."
+        None, "--threads", min=1, help="Torch CPU threads (default: torch's choice)."
     ),
 ) -> None:
     """Serve POST /annotate, GET /health, the OpenAPI schema (/docs) and a page at /."""
@@ -42,7 +42,7 @@ def serve_command(
     if threads is not None:
         import torch
 
-        torch.set_num_threads(max(1, threads))
+        torch.set_num_threads(threads)
     _check_model(model)
     tagger = Tagger.load(model)
     name = str(tagger.meta.get("name") or Path(model).name or model)

@@ -258,6 +258,49 @@ def _fields_at(model: type[BaseModel], parent: Sequence[int | str]) -> list[str]
     return list(current.model_fields) if current is not None else []
 
 
+def _annotation_at(model: type[BaseModel], loc: Sequence[int | str]) -> Any:
+    """The annotation of the field that `loc` names (list indexes skipped); None if unknown."""
+    annotation: Any = None
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if current is not None else None
+        if field is None:
+            return None
+        annotation = field.annotation
+        current = _nested_model(annotation)
+    return annotation
+
+
+def _tuple_length(annotation: Any) -> int | None:
+    """N for a fixed-length `tuple[T1, ..., TN]` (also inside `| None`), else None."""
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType, Annotated):
+        for arg in get_args(annotation):
+            length = _tuple_length(arg)
+            if length is not None:
+                return length
+    if origin is tuple:
+        args = get_args(annotation)
+        if args and Ellipsis not in args:
+            return len(args)
+    return None
+
+
+def _tuple_size_error(model: type[BaseModel], loc: tuple[int | str, ...], kind: str) -> int | None:
+    """N when the error is a fixed-length tuple field given other than N values, else None.
+
+    Pydantic reports each absent item as a missing key (`betas.1`), extra items as
+    `too_long` and a scalar as `tuple_type`; all of them mean "needs N values".
+    """
+    if kind == "missing" and loc and isinstance(loc[-1], int):
+        return _tuple_length(_annotation_at(model, loc[:-1]))
+    if kind in ("too_short", "too_long", "tuple_type"):
+        return _tuple_length(_annotation_at(model, loc))
+    return None
+
+
 def _suggest(key: str, candidates: Iterable[str]) -> str | None:
     names = list(candidates)
     alias = _ALIASES.get(key.lower().replace("-", "_"))
@@ -289,9 +332,16 @@ def format_validation_error(
     issues: list[str] = []
     for item in error.errors(include_url=False):
         loc = tuple(item.get("loc", ()))
-        path = ".".join(str(part) for part in ((prefix,) if prefix else ()) + loc)
         kind = item.get("type", "")
-        if kind == "extra_forbidden":
+        length = _tuple_size_error(root, loc, kind)
+        if length is not None and kind == "missing":
+            loc = loc[:-1]  # name the tuple, not its first absent item ('betas', not 'betas.1')
+        path = ".".join(str(part) for part in ((prefix,) if prefix else ()) + loc)
+        if length is not None:
+            given = item.get("input")  # shown as the list that TOML and JSON spell
+            shown = _show_input(list(given) if isinstance(given, tuple) else given)
+            issue = f"'{path}': needs {length} values (got {shown})"
+        elif kind == "extra_forbidden":
             hint = _suggest(str(loc[-1]), _fields_at(root, loc[:-1])) if loc else None
             issue = f"unknown key '{path}'"
             if hint:
@@ -304,7 +354,8 @@ def format_validation_error(
             where = f"'{path}': " if path else ""
             shown = f" (got {_show_input(item['input'])})" if "input" in item and loc else ""
             issue = f"{where}{message}{shown}"
-        issues.append(issue)
+        if issue not in issues:  # each missing item of a tuple gives the same issue
+            issues.append(issue)
     return f"{source}: " + "; ".join(issues)
 
 

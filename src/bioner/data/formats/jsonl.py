@@ -38,6 +38,16 @@ def _integer(value: Any, what: str) -> int:
 def _string(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise _SchemaError(f"{what} must be a string, found {value!r}")
+    if not value.isascii():
+        # A `\ud800` escape parses to a lone surrogate, which no UTF-8 writer can encode.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            code = ord(value[error.start])
+            raise _SchemaError(
+                f"{what} holds a lone surrogate \\u{code:04x} (not a character) "
+                f"at character {error.start}"
+            ) from None
     return value
 
 
@@ -68,6 +78,8 @@ def _span(raw: Any, text: str, index: int) -> Span:
     extra = raw.get("extra", [])
     if not isinstance(extra, list) or not all(isinstance(item, str) for item in extra):
         raise _SchemaError(f"span {index} extra must be a list of strings")
+    for item in extra:
+        _string(item, f"span {index} extra")
     return Span(start, end, label, None if score is None else float(score), concept, tuple(extra))
 
 
