@@ -187,6 +187,20 @@ def test_char_cnn_shapes_and_max_pool_ignores_padding() -> None:
         assert torch.all(out[i] < 1.0)  # no all-padding window won the max
 
 
+def test_char_cnn_scores_every_window_as_its_conv1d_would() -> None:
+    """The matrix-product convolution (no per-shape oneDNN cache) equals `nn.Conv1d`."""
+    torch.manual_seed(0)
+    cnn = CharCNN(10, 4, widths=[1, 2, 3], filters=[5, 6, 7]).eval()
+    ids, lens = _chars(WORD_IDS[:3], width=9)
+    emb = cnn.embedding(ids).transpose(1, 2)
+    expected = []
+    for width, conv in zip(cnn.widths, cnn.convs, strict=True):
+        scores = conv(emb)  # [N, F, C + w - 1]
+        valid = torch.arange(scores.shape[2]) < (lens + width - 1).unsqueeze(1)
+        expected.append(scores.masked_fill(~valid.unsqueeze(1), float("-inf")).max(2).values)
+    torch.testing.assert_close(cnn(ids, lens), torch.cat(expected, dim=1))
+
+
 def test_sachan_multi_width_cnn() -> None:
     cnn = CharCNN.sachan(20, char_dim=8)
     assert cnn.widths == [1, 2, 3, 4, 5, 6, 7] and cnn.out_dim == 50 + 100 + 150 + 4 * 200

@@ -98,11 +98,11 @@ class CharCNN(nn.Module):
         lengths = char_lengths.to(char_ids.device)
         pooled = []
         for width, conv in zip(self.widths, self.convs, strict=True):
-            scores = conv(emb)  # [N, F, C + w - 1]; position p covers chars p-w+1 .. p
-            positions = torch.arange(scores.shape[2], device=scores.device)
+            scores = _windowed_conv(emb, conv, width)  # [N, C + w - 1, F]
+            positions = torch.arange(scores.shape[1], device=scores.device)
             valid = positions.unsqueeze(0) < (lengths + width - 1).unsqueeze(1)
-            scores = scores.masked_fill(~valid.unsqueeze(1), float("-inf"))
-            pooled.append(scores.max(dim=2).values)
+            scores = scores.masked_fill(~valid.unsqueeze(2), float("-inf"))
+            pooled.append(scores.max(dim=1).values)
         out = torch.cat(pooled, dim=1)
         out = out.masked_fill((lengths == 0).unsqueeze(1), 0.0)
         if self.activation == "tanh":
@@ -110,6 +110,24 @@ class CharCNN(nn.Module):
         elif self.activation == "relu":
             out = torch.relu(out)
         return out
+
+
+def _windowed_conv(emb: Tensor, conv: nn.Conv1d, width: int) -> Tensor:
+    """`conv(emb)` as one matrix product over character windows: `[N, E, C]` → `[N, P, F]`.
+
+    Position p covers characters p-w+1 .. p (zero padding of w - 1 on both sides), as
+    `conv` would. Why not call `conv`: on the CPU its oneDNN kernels cache one primitive per
+    input shape, and the number of distinct words in a batch changes every batch, so a long
+    annotation run's memory grew without bound (2.3 → 3.9 GB over 200 MB of text with two
+    workers); a matrix product caches nothing. The weights keep `nn.Conv1d`'s layout.
+    """
+    padded = nn.functional.pad(emb, (width - 1, width - 1))
+    windows = padded.unfold(2, width, 1)  # [N, E, P, w]: windows[n, e, p, k] = padded[n, e, p + k]
+    windows = windows.permute(0, 2, 1, 3).flatten(2)  # [N, P, E * w], e-major like the weight
+    weight = conv.weight.flatten(1)  # [F, E * w]
+    return torch.addmm(conv.bias, windows.flatten(0, 1), weight.t()).view(
+        windows.shape[0], windows.shape[1], -1
+    )
 
 
 class CharBiLSTM(nn.Module):
