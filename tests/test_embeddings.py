@@ -198,7 +198,9 @@ def test_char_cnn_scores_every_window_as_its_conv1d_would() -> None:
         scores = conv(emb)  # [N, F, C + w - 1]
         valid = torch.arange(scores.shape[2]) < (lens + width - 1).unsqueeze(1)
         expected.append(scores.masked_fill(~valid.unsqueeze(1), float("-inf")).max(2).values)
-    torch.testing.assert_close(cnn(ids, lens), torch.cat(expected, dim=1))
+    with torch.no_grad():  # prediction: the matrix product
+        torch.testing.assert_close(cnn(ids, lens), torch.cat(expected, dim=1))
+    torch.testing.assert_close(cnn(ids, lens), torch.cat(expected, dim=1))  # training: conv
 
 
 def test_sachan_multi_width_cnn() -> None:
