@@ -16,6 +16,7 @@ from rich.console import Console
 
 from bioner.cli.options import postprocess_option
 from bioner.data.document import Document
+from bioner.data.labels import absent_types
 from bioner.errors import BionerError
 from bioner.evaluation.alignment import Alignment
 from bioner.evaluation.evaluator import EvaluationResult, evaluate_documents
@@ -90,12 +91,11 @@ def check_types(
     Such a type (a typo, a name before mapping) would silently print a table of zeros, or
     drop out of the table, instead of the scores that were asked for.
     """
-    present = {label_map.get(s.label, s.label) for d in documents for s in d.spans}
-    unknown = sorted(set(types) - present)
+    unknown, present = absent_types(types, documents, label_map)
     if unknown:
         raise BionerError(
             f"--type {', '.join(unknown)}: no gold or predicted mention has this type "
-            f"(after --map); types present: {', '.join(sorted(present)) or 'none'}"
+            f"(after --map); types present: {present}"
         )
 
 
@@ -104,12 +104,11 @@ def check_label_map(label_map: dict[str, str], documents: Iterable[Document]) ->
 
     Such a mapping (a typo, a type of another corpus) would silently change nothing.
     """
-    present = {s.label for d in documents for s in d.spans}
-    unknown = sorted(set(label_map) - present)
+    unknown, present = absent_types(label_map, documents)
     if unknown:
         raise BionerError(
             f"--map {', '.join(unknown)}: no gold or predicted mention has this type; "
-            f"types present: {', '.join(sorted(present)) or 'none'}"
+            f"types present: {present}"
         )
 
 

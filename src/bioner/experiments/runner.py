@@ -24,6 +24,7 @@ from bioner.config import load_config
 from bioner.data.atomic import atomic_write
 from bioner.data.corpus import load_corpus
 from bioner.data.document import Document
+from bioner.data.labels import absent_types
 from bioner.errors import BionerError
 from bioner.text import make_tokenizer
 from bioner.training.config import apply_limits
@@ -107,12 +108,11 @@ def load_documents(
             documents.extend(ensure_tokenized(list(corpus.documents(split)), tokenizer))
     documents = relabel(documents, label_map or {}, None)
     if require_types and types:
-        present = {span.label for document in documents for span in document.spans}
-        missing = sorted(set(types) - present)
+        missing, present = absent_types(types, documents)
         if missing:
             raise BionerError(
                 f"{path}: no mention of type {', '.join(missing)} in {'+'.join(splits)} "
-                f"(after --map); its types: {', '.join(sorted(present)) or 'none'}"
+                f"(after --map); its types: {present}"
             )
     return relabel(documents, {}, types)
 

@@ -20,7 +20,7 @@ Paper sources of the settings:
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -230,17 +230,22 @@ _ALIASES: dict[str, str] = {
 _MAX_INPUT_CHARS = 60
 
 
+def _search_annotation(annotation: Any, found_in: Callable[[Any], Any]) -> Any:
+    """`found_in(annotation)`, else the first hit among the members of a union or Annotated."""
+    found = found_in(annotation)
+    if found is None and get_origin(annotation) in (Union, UnionType, Annotated):
+        for arg in get_args(annotation):
+            found = _search_annotation(arg, found_in)
+            if found is not None:
+                break
+    return found
+
+
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model inside an annotation such as `Sub | None`, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = get_origin(annotation)
-    if origin in (Union, UnionType, Annotated):
-        for arg in get_args(annotation):
-            found = _nested_model(arg)
-            if found is not None:
-                return found
-    return None
+    return _search_annotation(
+        annotation, lambda a: a if isinstance(a, type) and issubclass(a, BaseModel) else None
+    )
 
 
 def _fields_at(model: type[BaseModel], parent: Sequence[int | str]) -> list[str]:
@@ -275,17 +280,14 @@ def _annotation_at(model: type[BaseModel], loc: Sequence[int | str]) -> Any:
 
 def _tuple_length(annotation: Any) -> int | None:
     """N for a fixed-length `tuple[T1, ..., TN]` (also inside `| None`), else None."""
-    origin = get_origin(annotation)
-    if origin in (Union, UnionType, Annotated):
-        for arg in get_args(annotation):
-            length = _tuple_length(arg)
-            if length is not None:
-                return length
-    if origin is tuple:
-        args = get_args(annotation)
-        if args and Ellipsis not in args:
+
+    def fixed_length(candidate: Any) -> int | None:
+        args = get_args(candidate)
+        if get_origin(candidate) is tuple and args and Ellipsis not in args:
             return len(args)
-    return None
+        return None
+
+    return _search_annotation(annotation, fixed_length)
 
 
 def _tuple_size_error(model: type[BaseModel], loc: tuple[int | str, ...], kind: str) -> int | None:
