@@ -150,6 +150,22 @@ class _UnreadTags:
                     self.first = f"line {sentence.line + offset}: {tag!r}"
                 self.count += 1
 
+    def add_document(
+        self, members: Sequence[TaggedSentence], document: Document, scheme: TagScheme
+    ) -> None:
+        """`add` for a built document, decoding again only when a tag went unread.
+
+        Its tokens are joined by single spaces and a span never crosses a sentence, so a
+        span covers one more token than it holds spaces: equal counts of tagged and covered
+        tokens mean nothing was dropped, without decoding the tags a second time.
+        """
+        text = document.text
+        covered = sum(text.count(" ", span.start, span.end) + 1 for span in document.spans)
+        tagged = sum(tag != "O" for member in members for tag in member.tags)
+        if covered != tagged:
+            for member in members:
+                self.add(member, chunks_from_tags(member.tags, scheme, strict=True))
+
     def report(self, path: PathLike, scheme: TagScheme) -> None:
         if self.count:
             log.warning(
@@ -181,10 +197,7 @@ def read_conll(
 
     def build(doc_id: str, members: list[TaggedSentence]) -> Document:
         try:
-            if strict:
-                for member in members:
-                    unread.add(member, chunks_from_tags(member.tags, scheme, strict=True))
-            return Document.from_tokens(
+            document = Document.from_tokens(
                 doc_id,
                 [s.words for s in members],
                 [s.tags for s in members],
@@ -195,6 +208,9 @@ def read_conll(
             for member in members:
                 _check_tags(path, member, scheme)
             raise
+        if strict:
+            unread.add_document(members, document, scheme)
+        return document
 
     def flush() -> Iterator[Document]:
         nonlocal documents
