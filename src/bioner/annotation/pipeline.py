@@ -20,13 +20,13 @@ import os
 import shutil
 import sys
 import tempfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from bioner.data.document import Document
+from bioner.data.formats.textio import READ_ERRORS, read_failure
 from bioner.errors import BionerError, InputFormatError
 
 if TYPE_CHECKING:
@@ -304,9 +304,8 @@ def iter_documents(
             on_error(Failure(error.path, error.line, error.problem))
         except BionerError as error:
             on_error(Failure(source.label, None, str(error)))
-        except (OSError, EOFError, zlib.error) as error:  # EOF, zlib: a truncated or bad .gz
-            reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-            on_error(Failure(source.label, None, f"cannot read the file: {reason}"))
+        except READ_ERRORS as error:
+            on_error(Failure(source.label, None, read_failure(error)))
 
 
 # ---------------------------------------------------------------------- tagging

@@ -40,6 +40,16 @@ def open_input(path: PathLike, *, keep_bom: bool = False) -> TextIO:
     return open(path, encoding=encoding, newline="")
 
 
+#: What reading a file can raise besides a decoding error (EOF, zlib: a truncated or bad .gz).
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def read_failure(error: BaseException) -> str:
+    """The one-line problem to report for one of READ_ERRORS."""
+    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return f"cannot read the file: {reason}"
+
+
 def _undecodable_line(path: PathLike) -> int | None:
     """The 1-based number of the first line that is not UTF-8 (None if it cannot be found).
 
@@ -54,7 +64,7 @@ def _undecodable_line(path: PathLike) -> int | None:
                     line.decode("utf-8")
                 except UnicodeDecodeError:
                     return number
-    except (OSError, EOFError, zlib.error):
+    except READ_ERRORS:
         return None
     return None
 
@@ -68,9 +78,8 @@ def reading(path: PathLike) -> Iterator[None]:
         raise InputFormatError(
             path, _undecodable_line(path), f"not valid UTF-8 ({error.reason})"
         ) from None
-    except (OSError, EOFError, zlib.error) as error:
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise InputFormatError(path, None, f"cannot read the file: {reason}") from None
+    except READ_ERRORS as error:
+        raise InputFormatError(path, None, read_failure(error)) from None
 
 
 def read_text(path: PathLike, *, keep_bom: bool = False) -> str:
