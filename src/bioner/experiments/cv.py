@@ -23,7 +23,6 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from bioner.data.document import Document
 from bioner.data.formats import read_documents
@@ -36,9 +35,9 @@ from bioner.experiments.runner import (
     load_documents,
     partner_data,
 )
+from bioner.training.data import hold_out
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass
@@ -65,18 +64,6 @@ def assign_folds(count: int, folds: int, seed: int) -> list[int]:
     for position, document in enumerate(order):
         assignment[document] = position % folds
     return assignment
-
-
-def split_units(units: Sequence[T], fraction: float, seed: int) -> tuple[list[T], list[T]]:
-    """(kept, held out): `training.data.hold_out`'s seeded draw, over any units (abstracts).
-
-    The draw is the same as hold_out's, so ungrouped folds keep the dev sets they always had.
-    """
-    order = list(range(len(units)))
-    random.Random(seed).shuffle(order)
-    held = set(order[: round(len(units) * fraction)])
-    kept = [u for i, u in enumerate(units) if i not in held]
-    return kept, [u for i, u in enumerate(units) if i in held]
 
 
 def make_folds(
@@ -107,7 +94,7 @@ def make_folds(
     for index in range(folds):
         rest = [u for u, f in zip(units, assignment, strict=True) if f != index]
         test = [u for u, f in zip(units, assignment, strict=True) if f == index]
-        train, dev = split_units(rest, dev_fraction, seed * 1_000 + index)
+        train, dev = hold_out(rest, dev_fraction, seed * 1_000 + index)
         result.append(Fold(index, pick(train), pick(dev), pick(test)))
     return result
 

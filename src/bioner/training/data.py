@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from bioner.config import DataConfig
 from bioner.data.corpus import load_corpus
@@ -18,6 +19,8 @@ from bioner.data.document import Document
 from bioner.data.formats import read_documents
 from bioner.errors import BionerError
 from bioner.text.tokenizer import Tokenizer, make_tokenizer
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,16 +44,15 @@ def relabel(
     return out
 
 
-def hold_out(
-    documents: Sequence[Document], fraction: float, seed: int
-) -> tuple[list[Document], list[Document]]:
-    """Split documents (not sentences) into (kept, held out) with a seeded shuffle."""
-    order = list(range(len(documents)))
+def hold_out(units: Sequence[T], fraction: float, seed: int) -> tuple[list[T], list[T]]:
+    """Split documents (not sentences), or groups of them, into (kept, held out) with a
+    seeded shuffle; both keep the input order."""
+    order = list(range(len(units)))
     random.Random(seed).shuffle(order)
-    count = round(len(documents) * fraction)
+    count = round(len(units) * fraction)
     held = set(order[:count])
-    kept = [d for i, d in enumerate(documents) if i not in held]
-    return kept, [d for i, d in enumerate(documents) if i in held]
+    kept = [u for i, u in enumerate(units) if i not in held]
+    return kept, [u for i, u in enumerate(units) if i in held]
 
 
 def load_splits(data: DataConfig) -> Splits:
