@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -368,6 +369,33 @@ def test_predict_reads_stdin(tiny_model: Path, tmp_path: Path) -> None:
     assert str(unknown.exception) == "<stdin>: cannot tell the format; name it with --from"
     bad = run("predict", "-", "-m", str(tiny_model), "-o", str(out), input='{"id": 1}\n')
     assert str(bad.exception) == "<stdin>, line 1: id must be a string, found 1"
+
+
+def test_predict_output_dash_is_stdout_and_brat_there_is_an_error(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bioner predict -o -` wrote a file (or, for BRAT, a folder) literally named `-`; now it
+    writes to stdout exactly what a file would hold, as `bioner annotate -o -` does."""
+    source = tmp_path / "in.pubtator"
+    source.write_text(f"7|t|{EXAMPLE}\n7|a|\n\n")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    for fmt in ("jsonl", "conll"):
+        out = tmp_path / f"out.{fmt}"
+        to_file = run("predict", str(source), "-m", str(tiny_model), "--to", fmt, "-o", str(out))
+        assert to_file.exit_code == 0, to_file.output
+        piped = run("predict", str(source), "-m", str(tiny_model), "--to", fmt, "-o", "-")
+        assert piped.exit_code == 0, piped.output
+        assert piped.stdout == out.read_text() and "Gene" in piped.stdout
+    brat = run("predict", str(source), "-m", "no-such-model", "--to", "standoff", "-o", "-")
+    assert isinstance(brat.exception, BionerError)  # refused before any model loads
+    assert str(brat.exception) == (
+        "--output -: BRAT output is a folder of files, it cannot go to stdout"
+    )
+    assert list(cwd.iterdir()) == []
+    help_text = re.sub(r"[\s│]+", " ", run("predict", "--help").stdout)  # unwrap rich's panel
+    assert "(BRAT: a folder), or - for stdout" in help_text
 
 
 # ---------------------------------------------------------------------- Python API

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
 
 import pytest
 
 from bioner.data.atomic import atomic_write
-from bioner.data.formats import guess_format, read_documents, write_documents
+from bioner.data.formats import guess_format, read_documents, write_documents, write_stream
 from bioner.errors import BionerError, InputFormatError
 
 
@@ -112,3 +113,17 @@ def test_writing_onto_a_folder_is_refused(fixtures_dir: Path, tmp_path: Path) ->
     with pytest.raises(BionerError, match="is a folder"):
         write_documents(documents, folder, "jsonl")
     assert list(tmp_path.rglob("*")) == [folder]  # no temporary file left behind
+
+
+def test_write_stream_writes_what_a_file_holds(fixtures_dir: Path, tmp_path: Path) -> None:
+    """`bioner predict -o -` writes to stdout with `write_stream`: the same text as the file
+    (CoNLL keeps its input's -DOCSTART- lines), and BRAT, a folder of files, is refused."""
+    documents = list(read_documents(fixtures_dir / "formats" / "docstart.tsv"))
+    for fmt in ("conll", "pubtator", "bioc-xml", "bioc-json", "jsonl"):
+        path = tmp_path / f"out.{fmt}"
+        write_documents(documents, path, fmt)
+        stream = io.StringIO()
+        assert write_stream(documents, stream, fmt) == len(documents)
+        assert stream.getvalue() == path.read_bytes().decode("utf-8")
+    with pytest.raises(BionerError, match="BRAT output is a folder of files"):
+        write_stream(documents, io.StringIO(), "standoff")

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bioner.cli.options import postprocess_option
+from bioner.cli.options import is_stdout, postprocess_option, refuse_folder_on_stdout
 from bioner.data.document import Document
 from bioner.errors import BionerError
 
@@ -126,7 +126,6 @@ def annotate_command(
     from bioner.annotation.output import choose_format, write_output
     from bioner.annotation.pipeline import (
         DEFAULT_EXTENSIONS,
-        STDIN,
         Failure,
         annotate_stream,
         check_types,
@@ -162,12 +161,12 @@ def annotate_command(
         names = ", ".join(TOKENIZER_NAMES)
         raise BionerError(f"--tokenizer must be one of {names}, got {tokenizer!r}")
     rules = rule_sets_option(postprocess)
-    to_stdout = output is not None and str(output) == STDIN
+    to_stdout = is_stdout(output)
     if to_stdout:
         output = None
     fmt = choose_format(to, output, sys.stdout.isatty())
-    if to_stdout and fmt == "brat":
-        raise BionerError("--output -: BRAT output is a folder of files, it cannot go to stdout")
+    if to_stdout:
+        refuse_folder_on_stdout(fmt)
     sources_given = input_paths(inputs)
     if output is not None:
         refuse_inputs(output, sources_given)

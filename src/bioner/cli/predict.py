@@ -9,12 +9,13 @@ entry then on that head's types).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from bioner.cli.options import postprocess_option
+from bioner.cli.options import is_stdout, postprocess_option, refuse_folder_on_stdout
 
 console = Console(stderr=True)
 
@@ -26,7 +27,12 @@ def predict_command(
     model: list[str] = typer.Option(
         ..., "--model", "-m", help="Model directory or bundled name; repeat to vote."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the tagged documents."),
+    output: Path = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="Where to write the tagged documents (BRAT: a folder), or - for stdout.",
+    ),
     from_format: str | None = typer.Option(
         None, "--from", help="Input format (guessed from the name, else the first line, if unset)."
     ),
@@ -45,7 +51,7 @@ def predict_command(
 ) -> None:
     """Replace the input's annotations with the model's predictions and write them out."""
     from bioner.annotation.pipeline import STDIN, read_stdin
-    from bioner.data.formats import read_documents, write_documents
+    from bioner.data.formats import normalize_format, read_documents, write_documents, write_stream
     from bioner.ensemble import vote_spans
     from bioner.errors import BionerError
     from bioner.postprocessing import apply_rule_sets, split_entry
@@ -55,6 +61,10 @@ def predict_command(
 
     if min_votes is not None and not 1 <= min_votes <= len(model):
         raise BionerError(f"--min-votes must be between 1 and {len(model)}, got {min_votes}")
+    to_format = normalize_format(to_format)
+    to_stdout = is_stdout(output)
+    if to_stdout:
+        refuse_folder_on_stdout(to_format)
     taggers = [Tagger.load(name) for name in model]
     rules = _rule_sets(postprocess, [t.postprocess for t in taggers])
     for tagger in taggers:  # one model runs the rules itself, per head; voters leave them
@@ -87,9 +97,13 @@ def predict_command(
                 for label in t.labels(heads)
             }
             predicted = apply_rule_sets(predicted, [entry], labels, scope)
-    count = write_documents(predicted, output, to_format, inputs=[input_path])
+    if to_stdout:
+        count = write_stream(predicted, sys.stdout, to_format)
+    else:
+        count = write_documents(predicted, output, to_format, inputs=[input_path])
     spans = sum(len(d.spans) for d in predicted)
-    console.print(f"tagged {count} documents, {spans} mentions → {output}", markup=False)
+    where = "" if to_stdout else f" → {output}"
+    console.print(f"tagged {count} documents, {spans} mentions{where}", markup=False)
 
 
 def _rule_sets(asked: list[str], models: list[list[str]]) -> list[str]:

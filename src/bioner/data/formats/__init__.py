@@ -2,7 +2,8 @@
 
 One module per format (`conll`, `pubtator`, `bioc_format`, `brat`, `jsonl`); this module
 names the formats, guesses one from a path, and routes every write through an atomic file
-write that refuses to overwrite the command's own inputs.
+write that refuses to overwrite the command's own inputs (`write_stream` writes the same
+text to an open stream: stdout for `--output -`).
 
 Format names: `conll`, `pubtator`, `bioc-xml`, `bioc-json`, `brat`, `jsonl`.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from bioner.data.atomic import PathLike, refuse_inputs
 from bioner.data.document import Document
@@ -140,22 +141,41 @@ def write_documents(
         _no_options(name, options)
         return write_brat(documents, path, inputs=inputs)
     with open_output(path, inputs) as stream:
-        if name == "conll":
-            from bioner.data.formats.conll import write_conll
-
-            return write_conll(documents, stream, **options)
-        if name == "pubtator":
-            from bioner.data.formats.pubtator import write_pubtator
-
-            return write_pubtator(documents, stream, **options)
-        _no_options(name, options)
-        if name in ("bioc-xml", "bioc-json"):
-            from bioner.data.formats.bioc_format import write_bioc
-
-            return write_bioc(documents, stream, name)
-        from bioner.data.formats.jsonl import write_jsonl
-
-        return write_jsonl(documents, stream)
+        return write_stream(documents, stream, name, **options)
 
 
-__all__ = ["FORMATS", "guess_format", "normalize_format", "read_documents", "write_documents"]
+def write_stream(documents: Iterable[Document], stream: TextIO, fmt: str, **options: Any) -> int:
+    """Write documents to an open text stream, as `write_documents` writes them to a file.
+
+    For `--output -` (stdout), so that it gives exactly what a file would hold. BRAT is a
+    folder of files and has no single stream to go to.
+    """
+    name = normalize_format(fmt)
+    if name == "brat":
+        raise BionerError("BRAT output is a folder of files; it cannot go to one stream")
+    if name == "conll":
+        from bioner.data.formats.conll import write_conll
+
+        return write_conll(documents, stream, **options)
+    if name == "pubtator":
+        from bioner.data.formats.pubtator import write_pubtator
+
+        return write_pubtator(documents, stream, **options)
+    _no_options(name, options)
+    if name in ("bioc-xml", "bioc-json"):
+        from bioner.data.formats.bioc_format import write_bioc
+
+        return write_bioc(documents, stream, name)
+    from bioner.data.formats.jsonl import write_jsonl
+
+    return write_jsonl(documents, stream)
+
+
+__all__ = [
+    "FORMATS",
+    "guess_format",
+    "normalize_format",
+    "read_documents",
+    "write_documents",
+    "write_stream",
+]
