@@ -12,6 +12,7 @@ import pytest
 from scipy import stats as scipy_stats
 from typer.testing import CliRunner
 
+from bioner.cli.experiment import check_before_runs
 from bioner.data.document import Document, Span
 from bioner.data.formats import write_documents
 from bioner.errors import BionerError
@@ -343,6 +344,55 @@ def test_types_the_corpus_lacks_are_refused(two_corpora: tuple[Path, Path]) -> N
         ooc_jobs(genes_a, genes_b, seeds=[1], types=["GENE"])
     jobs = ooc_jobs(genes_a, genes_b, seeds=[1], types=["GENE"], label_map={"GGP": "GENE"})
     assert jobs[0].info["scored_types"] == ["GENE"]
+
+
+def test_a_map_of_a_type_no_corpus_has_is_refused(
+    two_corpora: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`--map GPP=GENE` (a typo for GGP) renamed nothing: every run trained and scored as if
+    it had not been given. It is refused before any run, naming the unknown type and the types
+    there are, as `evaluate --map` does; a type that only a partner has may be mapped."""
+    genes_a, genes_b = two_corpora
+    diseases = genes_a.parent / "diseases"
+    with pytest.raises(BionerError) as refused:
+        cv_jobs(genes_a, folds=2, seeds=[1], label_map={"GPP": "GENE"})
+    assert str(refused.value) == (
+        f"--map GPP: no mention in {genes_a} (train+devel) has this type; types present: GENE"
+    )
+    with pytest.raises(BionerError) as refused:
+        ooc_jobs(genes_a, genes_b, seeds=[1], label_map={"GGP": "GENE", "GPP": "GENE"})
+    message = str(refused.value)
+    assert message.startswith("--map GPP: no mention in ")
+    assert f"{genes_b} (train+devel+test)" in message
+    assert message.endswith("has this type; types present: GENE, GGP")
+    jobs = cv_jobs(genes_a, folds=2, seeds=[1], partners=[diseases], label_map={"Disease": "DIS"})
+    partner = jobs[0].build().train["diseases"]
+    assert {s.label for d in partner for s in d.spans} == {"DIS"}
+
+    out = tmp_path / "ooc"
+    args = ["experiment", "ooc", "saber-baseline", "--train", genes_a, "--test", genes_b]
+    result = invoke(*args, "--map", "GPP=GENE", "-o", out, "--quiet")
+    assert isinstance(result.exception, BionerError)
+    assert str(result.exception).startswith("--map GPP: no mention in ")
+    assert not out.exists()
+
+
+def test_a_baseline_that_cannot_be_written_back_is_refused_before_the_runs(
+    tmp_path: Path,
+) -> None:
+    """A `--baseline` whose name held a `\\ud800` escape was read, and table.md then failed
+    with a UnicodeEncodeError traceback after every run had trained; bytes that are not
+    UTF-8 were a UnicodeDecodeError traceback."""
+    baseline = tmp_path / "results.json"
+    baseline.write_text('{"name": "BL\\ud800", "runs": []}')
+    with pytest.raises(BionerError) as refused:
+        check_before_runs(tmp_path / "out", baseline)
+    assert str(refused.value) == (
+        f"{baseline}: results.name holds a lone surrogate \\ud800 (not a character) at character 2"
+    )
+    baseline.write_bytes(b'{"name": "BL\xff", "runs": []}')
+    with pytest.raises(BionerError, match=r"results\.json: cannot read results \(not UTF-8"):
+        check_before_runs(tmp_path / "out", baseline)
 
 
 def test_ooc_violin_panel_names_the_matching_mode(

@@ -29,10 +29,11 @@ from bioner.data.formats import read_documents
 from bioner.data.regroup import group_by_reference
 from bioner.errors import BionerError
 from bioner.experiments.runner import (
+    TRAIN_SPLITS,
     RunData,
     RunJob,
     head_name,
-    load_documents,
+    load_corpora,
     partner_data,
 )
 from bioner.training.data import hold_out
@@ -155,7 +156,8 @@ def cv_jobs(
     head = head_name(corpus)
     if head in {head_name(p) for p in partners}:
         raise BionerError(f"partner corpora must differ from the corpus {head!r}")
-    documents = load_documents(corpus, ("train", "devel"), label_map, types, require_types=True)
+    # Partners are read now, too: `--map` is checked against them before any run trains.
+    [documents], cache = load_corpora([(corpus, TRAIN_SPLITS)], partners, label_map, types)
     groups: list[list[int]] | None = None
     if references:
         originals = read_references(references)
@@ -166,7 +168,6 @@ def cv_jobs(
             raise BionerError(f"{corpus}: cannot group by --documents {names}: {error}") from None
     else:
         warn_if_sentence_level(corpus, documents)
-    cache: dict[str, list[Document]] = {}
     fold_cache: dict[int, list[Fold]] = {}
 
     def builder(seed: int, index: int):

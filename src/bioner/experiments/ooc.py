@@ -17,7 +17,14 @@ from pathlib import Path
 
 from bioner.data.document import Document
 from bioner.errors import BionerError
-from bioner.experiments.runner import RunData, RunJob, head_name, load_documents, partner_data
+from bioner.experiments.runner import (
+    TRAIN_SPLITS,
+    RunData,
+    RunJob,
+    head_name,
+    load_corpora,
+    partner_data,
+)
 from bioner.training.data import hold_out
 
 
@@ -44,11 +51,12 @@ def ooc_jobs(
     partner_heads = [head_name(p) for p in partners]
     if head in partner_heads or head_name(test_corpus) in partner_heads:
         raise BionerError("a partner corpus must differ from the train and test corpora")
-    train_docs = load_documents(
-        train_corpus, ("train", "devel"), label_map, types, require_types=True
-    )
-    test_docs = load_documents(
-        test_corpus, ("train", "devel", "test"), label_map, types, require_types=True
+    # Partners are read now, too: `--map` is checked against them before any run trains.
+    [train_docs, test_docs], cache = load_corpora(
+        [(train_corpus, TRAIN_SPLITS), (test_corpus, ("train", "devel", "test"))],
+        partners,
+        label_map,
+        types,
     )
     scored = list(types) if types else shared_types(train_docs, test_docs)
     if not scored:
@@ -56,7 +64,6 @@ def ooc_jobs(
             f"{head} and {head_name(test_corpus)} share no entity type; map them onto one "
             "name with --map SOURCE=TARGET (e.g. --map GGP=GENE)"
         )
-    cache: dict[str, list[Document]] = {}
 
     def builder(seed: int):
         def build() -> RunData:

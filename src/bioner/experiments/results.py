@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bioner.data.atomic import atomic_write
+from bioner.data.formats.textio import json_lone_surrogate
 from bioner.errors import BionerError
 from bioner.experiments.stats import summarize, t_test
 
@@ -35,11 +36,18 @@ def read_results(path: str | Path) -> dict[str, Any]:
     """A `results.json` written by `write_results` (clear error otherwise)."""
     file = Path(path)
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
+        data = json.loads(text)
     except OSError as error:
         raise BionerError(f"{file}: cannot read results ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise BionerError(f"{file}: cannot read results (not UTF-8: {error.reason})") from None
     except json.JSONDecodeError as error:
         raise BionerError(f"{file}, line {error.lineno}: invalid JSON ({error.msg})") from None
+    # Its names go into table.md: a `\\ud800` escape there failed after all the runs.
+    problem = json_lone_surrogate(text, data, "results")
+    if problem is not None:
+        raise BionerError(f"{file}: {problem}")
     if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
         raise BionerError(f"{file}: not a bioner experiment results file (no 'runs' list)")
     return data

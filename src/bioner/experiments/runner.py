@@ -82,6 +82,45 @@ class RunJob:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+#: The splits an experiment trains on (and cross-validates), of a corpus or partner.
+TRAIN_SPLITS = ("train", "devel")
+
+
+def _read_splits(path: str | Path, splits: Sequence[str]) -> list[Document]:
+    """The named splits of a corpus folder, tokenized, with the corpus's own type names."""
+    corpus = load_corpus(path)
+    missing = [s for s in splits if s not in corpus.splits]
+    if len(missing) == len(splits):
+        raise BionerError(f"{path}: none of the splits {list(splits)} found")
+    documents: list[Document] = []
+    tokenizer = make_tokenizer("default")
+    for split in splits:
+        if split in corpus.splits:
+            documents.extend(ensure_tokenized(list(corpus.documents(split)), tokenizer))
+    return documents
+
+
+def _select_types(
+    documents: list[Document],
+    path: str | Path,
+    splits: Sequence[str],
+    label_map: dict[str, str] | None,
+    types: Sequence[str] | None,
+    *,
+    require_types: bool,
+) -> list[Document]:
+    """`documents` relabelled by `label_map` and filtered to `types` (see `load_documents`)."""
+    documents = relabel(documents, label_map or {}, None)
+    if require_types and types:
+        missing, present = absent_types(types, documents)
+        if missing:
+            raise BionerError(
+                f"{path}: no mention of type {', '.join(missing)} in {'+'.join(splits)} "
+                f"(after --map); its types: {present}"
+            )
+    return relabel(documents, {}, types)
+
+
 def load_documents(
     path: str | Path,
     splits: Sequence[str],
@@ -97,24 +136,43 @@ def load_documents(
     mapping, `--types A,B` read as one name) would otherwise train and score every run on
     no mention at all, and report F1 = 0 after hours of training.
     """
-    corpus = load_corpus(path)
-    missing = [s for s in splits if s not in corpus.splits]
-    if len(missing) == len(splits):
-        raise BionerError(f"{path}: none of the splits {list(splits)} found")
-    documents: list[Document] = []
-    tokenizer = make_tokenizer("default")
-    for split in splits:
-        if split in corpus.splits:
-            documents.extend(ensure_tokenized(list(corpus.documents(split)), tokenizer))
-    documents = relabel(documents, label_map or {}, None)
-    if require_types and types:
-        missing, present = absent_types(types, documents)
-        if missing:
+    documents = _read_splits(path, splits)
+    return _select_types(documents, path, splits, label_map, types, require_types=require_types)
+
+
+def load_corpora(
+    corpora: Sequence[tuple[str | Path, Sequence[str]]],
+    partners: Sequence[str | Path],
+    label_map: dict[str, str] | None,
+    types: Sequence[str] | None,
+) -> tuple[list[list[Document]], dict[str, list[Document]]]:
+    """An experiment's (corpus, splits) pairs and partners, each read once before any run.
+
+    Returns each corpus's documents as `load_documents(..., require_types=True)` gives them,
+    and the partners' train+devel, relabelled only, keyed as `partner_data` caches them.
+    Every OLD of `--map OLD=NEW` must be a type of one of them (as their files name it),
+    like `evaluate --map`: a typo, or the name after mapping, would rename nothing and
+    every run would silently train and score without the rename.
+    """
+    read = [(path, splits, _read_splits(path, splits)) for path, splits in corpora]
+    partner_docs = {str(path): _read_splits(path, TRAIN_SPLITS) for path in partners}
+    if label_map:
+        everything = [d for *_, docs in read for d in docs]
+        everything += [d for docs in partner_docs.values() for d in docs]
+        unknown, present = absent_types(label_map, everything)
+        if unknown:
+            where = [f"{path} ({'+'.join(splits)})" for path, splits, _ in read]
+            where += [f"{path} ({'+'.join(TRAIN_SPLITS)})" for path in partners]
             raise BionerError(
-                f"{path}: no mention of type {', '.join(missing)} in {'+'.join(splits)} "
-                f"(after --map); its types: {present}"
+                f"--map {', '.join(unknown)}: no mention in {', '.join(where)} has this type; "
+                f"types present: {present}"
             )
-    return relabel(documents, {}, types)
+    selected = [
+        _select_types(docs, path, splits, label_map, types, require_types=True)
+        for path, splits, docs in read
+    ]
+    mapped = {key: relabel(docs, label_map or {}, None) for key, docs in partner_docs.items()}
+    return selected, mapped
 
 
 def first_sentences(documents: Sequence[Document], limit: int | None) -> list[Document]:
@@ -153,7 +211,7 @@ def partner_data(
     for path in partners:
         key = str(path)
         if key not in cache:
-            cache[key] = load_documents(path, ("train", "devel"), label_map)
+            cache[key] = load_documents(path, TRAIN_SPLITS, label_map)
         head = head_name(path)
         train[head], dev[head] = hold_out(cache[key], dev_fraction, seed)
     return train, dev
