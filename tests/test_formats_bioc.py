@@ -139,6 +139,62 @@ def test_json_values_of_the_wrong_kind_name_the_document(tmp_path: Path) -> None
         list(read_documents(path))
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            '"Hello world"',
+            '"Hello \\udfffworld"',
+            "collection.documents[0].passages[0].text holds a lone surrogate \\udfff "
+            "(not a character) at character 6",
+        ),
+        (
+            '"type": "X"',
+            '"type": "\\ud800"',
+            "collection.documents[0].passages[0].annotations[0].infons.type holds a lone "
+            "surrogate \\ud800",
+        ),
+        (
+            '"type": "X"',
+            '"type": "X", "\\udc00": "y"',
+            "a key in collection.documents[0].passages[0].annotations[0].infons holds a lone "
+            "surrogate \\udc00",
+        ),
+        ('"id": "7"', '"id": "7\\ud800"', "collection.documents[0].id holds a lone surrogate"),
+    ],
+    ids=["text", "infon-value", "infon-key", "document-id"],
+)
+def test_json_lone_surrogates_name_file_and_place(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    """A `\\ud800` escape parsed to a lone surrogate, which was read without complaint and
+    crashed the output writer with a UnicodeEncodeError traceback."""
+    path = tmp_path / "bad.json"
+    path.write_text(_bioc_json('{"offset": 6, "length": 5}').replace(old, new, 1))
+    with pytest.raises(InputFormatError) as caught:
+        list(read_documents(path))
+    assert str(caught.value).startswith(f"{path}: {problem}")
+
+
+def test_json_surrogate_pairs_are_characters(tmp_path: Path) -> None:
+    """An escaped pair (`\\ud83e\\uddec`, one emoji) is a character, not a lone surrogate."""
+    path = tmp_path / "ok.json"
+    path.write_text(_bioc_json('{"offset": 6, "length": 5}').replace('"a"', '"a\\ud83e\\uddec"'))
+    (document,) = read_documents(path)
+    assert "bioc.id=a\U0001f9ec" in document.spans[0].extra
+
+
+def test_xml_surrogate_references_name_file_and_line(tmp_path: Path) -> None:
+    """XML's `&#xD800;` is refused by the parser itself, with the file and line."""
+    path = tmp_path / "bad.xml"
+    path.write_text(
+        "<collection><source/><date/><key/>\n<document><id>7</id><passage><offset>0</offset>"
+        "\n<text>Hello &#xD800;world</text></passage></document></collection>"
+    )
+    with pytest.raises(InputFormatError, match=r"bad\.xml, line 3: not a valid BioC file"):
+        list(read_documents(path))
+
+
 @pytest.mark.parametrize(("fmt", "suffix"), [("bioc-xml", ".xml"), ("bioc-json", ".json")])
 def test_brat_and_pubtator_come_back_byte_for_byte(
     fixtures_dir: Path, tmp_path: Path, fmt: str, suffix: str

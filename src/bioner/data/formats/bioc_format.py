@@ -16,6 +16,8 @@ The `bioc` package parses and writes the files; this module only maps its object
 * Relations become `Relation(kind=infon type, arguments=("key=value"…, "role->refid"…))`;
   `arg<N>` infons (written for plain arguments) come back as plain arguments.
 * Offsets and lengths must be integers (BioC JSON may hold `23.7` or `null`).
+* A BioC JSON string with a lone surrogate (a `\\ud800` escape; no UTF-8 writer can encode
+  it) is an InputFormatError naming its JSON path; the XML parser refuses `&#xD800;` itself.
 * An annotation whose text differs from the text at its location is an InputFormatError,
   after one documented repair of wrong passage offsets (see `_passage_offset`; needed for
   the real tmVar BioC files).
@@ -33,11 +35,12 @@ from typing import Any, TextIO
 
 import bioc
 from bioc import biocjson, biocxml
+from bioc.biocjson.decoder import parse_collection
 
 from bioner.data.atomic import PathLike
 from bioner.data.document import Document, Passage, Relation, Span
 from bioner.data.formats import extras
-from bioner.data.formats.textio import is_gzip, read_text, reading
+from bioner.data.formats.textio import is_gzip, json_lone_surrogate, read_text, reading
 from bioner.errors import BionerError, InputFormatError
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,12 @@ def _load(path: PathLike, fmt: str) -> Any:
         if fmt == "bioc-xml":
             with reading(path), gzip.open(path, "rb") if is_gzip(path) else open(path, "rb") as raw:
                 return biocxml.load(raw)
-        return biocjson.loads(read_text(path))
+        text = read_text(path)
+        parsed = json.loads(text)
+        problem = json_lone_surrogate(text, parsed, "collection")
+        if problem is not None:
+            raise InputFormatError(path, None, problem)
+        return parse_collection(parsed)
     except json.JSONDecodeError as error:
         raise InputFormatError(path, error.lineno, f"bad JSON: {error.msg}") from None
     except KeyError as error:

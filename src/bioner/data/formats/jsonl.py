@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from bioner.data.atomic import PathLike
 from bioner.data.document import Document, Sentence, Span, Token
-from bioner.data.formats.textio import open_input, reading
+from bioner.data.formats.textio import lone_surrogate, open_input, reading
 from bioner.errors import InputFormatError
 
 
@@ -38,16 +38,9 @@ def _integer(value: Any, what: str) -> int:
 def _string(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise _SchemaError(f"{what} must be a string, found {value!r}")
-    if not value.isascii():
-        # A `\ud800` escape parses to a lone surrogate, which no UTF-8 writer can encode.
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as error:
-            code = ord(value[error.start])
-            raise _SchemaError(
-                f"{what} holds a lone surrogate \\u{code:04x} (not a character) "
-                f"at character {error.start}"
-            ) from None
+    problem = lone_surrogate(value)
+    if problem is not None:
+        raise _SchemaError(f"{what} holds {problem}")
     return value
 
 

@@ -6,6 +6,8 @@ byte-order mark (Windows editors write one) is dropped, except where the caller 
 because offsets count it (BRAT `.txt`). A file that cannot be read or decoded — missing,
 a folder, not gzip, a truncated `.gz`, bytes that are not UTF-8 — becomes an
 InputFormatError naming the file (and the line of the first bad byte), never a traceback.
+`lone_surrogate` (`json_lone_surrogate` for parsed JSON) is the same check for text
+decoded from escapes (JSON's `\\ud800`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bioner.data.atomic import PathLike, atomic_write
 from bioner.errors import InputFormatError
@@ -80,6 +83,60 @@ def reading(path: PathLike) -> Iterator[None]:
         ) from None
     except READ_ERRORS as error:
         raise InputFormatError(path, None, read_failure(error)) from None
+
+
+def lone_surrogate(value: str) -> str | None:
+    """The first lone surrogate in `value`, described for an error message; None if none.
+
+    Escapes decode to any code point: JSON `\\ud800` gives half of a surrogate pair, which
+    is not a character and which no UTF-8 writer can encode. Readers that decode escapes
+    refuse it with the file and place, not a UnicodeEncodeError when the output is written.
+    """
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(value[error.start])
+        return f"a lone surrogate \\u{code:04x} (not a character) at character {error.start}"
+    return None
+
+
+#: A JSON escape of a surrogate (`\\ud800`–`\\udfff`): half of a pair, or a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _surrogate_path(value: Any, where: str) -> str | None:
+    """The first string (key or value) in `value` with a lone surrogate, by its path."""
+    if isinstance(value, str):
+        problem = lone_surrogate(value)
+        return None if problem is None else f"{where} holds {problem}"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = lone_surrogate(key)
+            if problem is not None:
+                return f"a key in {where} holds {problem}"
+            found = _surrogate_path(item, f"{where}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _surrogate_path(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def json_lone_surrogate(text: str, parsed: Any, root: str) -> str | None:
+    """Where JSON parsed from `text` holds a lone surrogate, as "<path> holds …"; else None.
+
+    The json module keeps no line numbers, so the place is a path from `root`
+    (`collection.documents[0].passages[1].text`). Only a `\\ud800`–`\\udfff` escape in
+    `text` can make a surrogate, so without one nothing is walked.
+    """
+    if not _SURROGATE_ESCAPE.search(text):
+        return None
+    return _surrogate_path(parsed, root)
 
 
 def read_text(path: PathLike, *, keep_bom: bool = False) -> str:
