@@ -188,7 +188,7 @@ def test_char_cnn_shapes_and_max_pool_ignores_padding() -> None:
 
 
 def test_char_cnn_scores_every_window_as_its_conv1d_would() -> None:
-    """The matrix-product convolution (no per-shape oneDNN cache) equals `nn.Conv1d`."""
+    """The table lookups used when predicting (no per-shape oneDNN cache) equal `nn.Conv1d`."""
     torch.manual_seed(0)
     cnn = CharCNN(10, 4, widths=[1, 2, 3], filters=[5, 6, 7]).eval()
     ids, lens = _chars(WORD_IDS[:3], width=9)
@@ -198,9 +198,23 @@ def test_char_cnn_scores_every_window_as_its_conv1d_would() -> None:
         scores = conv(emb)  # [N, F, C + w - 1]
         valid = torch.arange(scores.shape[2]) < (lens + width - 1).unsqueeze(1)
         expected.append(scores.masked_fill(~valid.unsqueeze(1), float("-inf")).max(2).values)
-    with torch.no_grad():  # prediction: the matrix product
+    with torch.no_grad():  # prediction: per-character tables
         torch.testing.assert_close(cnn(ids, lens), torch.cat(expected, dim=1))
     torch.testing.assert_close(cnn(ids, lens), torch.cat(expected, dim=1))  # training: conv
+
+
+def test_char_cnn_prediction_buckets_words_by_length_without_changing_them() -> None:
+    """Thousands of words of mixed lengths (several length buckets, empty words included)
+    get the same vectors, in the same order, as the training path's `nn.Conv1d`."""
+    torch.manual_seed(0)
+    cnn = CharCNN(30, 6, widths=[1, 2, 3], filters=[4, 5, 6], activation="tanh").eval()
+    lengths = torch.randint(0, 26, (3000,))
+    ids = torch.randint(1, 30, (3000, 25)) * (torch.arange(25) < lengths.unsqueeze(1))
+    trained = cnn(ids, lengths)
+    with torch.no_grad():
+        predicted = cnn(ids, lengths)
+    torch.testing.assert_close(predicted, trained.detach())
+    assert torch.all(predicted[lengths == 0] == 0)
 
 
 def test_sachan_multi_width_cnn() -> None:

@@ -94,19 +94,11 @@ class CharCNN(nn.Module):
         """`[N, C]`, `[N]` → `[N, sum(filters)]`."""
         if char_ids.shape[1] == 0:  # every word empty
             return self.convs[0].weight.new_zeros(char_ids.shape[0], self.out_dim)
-        emb = self.dropout(self.embedding(char_ids)).transpose(1, 2)  # [N, E, C]
         lengths = char_lengths.to(char_ids.device)
-        pooled = []
-        for width, conv in zip(self.widths, self.convs, strict=True):
-            if torch.is_grad_enabled():  # training: oneDNN's kernels are faster (module doc)
-                scores = conv(emb).transpose(1, 2)  # [N, C + w - 1, F]
-            else:
-                scores = _windowed_conv(emb, conv, width)
-            positions = torch.arange(scores.shape[1], device=scores.device)
-            valid = positions.unsqueeze(0) < (lengths + width - 1).unsqueeze(1)
-            scores = scores.masked_fill(~valid.unsqueeze(2), float("-inf"))
-            pooled.append(scores.max(dim=1).values)
-        out = torch.cat(pooled, dim=1)
+        if torch.is_grad_enabled() or (self.training and self.dropout.p > 0):
+            out = self._convolved(char_ids, lengths)
+        else:
+            out = self._looked_up(char_ids, lengths)
         out = out.masked_fill((lengths == 0).unsqueeze(1), 0.0)
         if self.activation == "tanh":
             out = torch.tanh(out)
@@ -114,26 +106,77 @@ class CharCNN(nn.Module):
             out = torch.relu(out)
         return out
 
+    def _convolved(self, char_ids: Tensor, lengths: Tensor) -> Tensor:
+        """Training: `nn.Conv1d` over the embedded characters, max over valid windows.
 
-def _windowed_conv(emb: Tensor, conv: nn.Conv1d, width: int) -> Tensor:
-    """`conv(emb)` as one matrix product over character windows: `[N, E, C]` → `[N, P, F]`.
+        oneDNN's kernels are the fastest forward + backward here (about 40 % faster than a
+        matrix product over windows with Sachan's seven widths); a training run is short
+        enough for the one primitive they cache per input shape.
+        """
+        emb = self.dropout(self.embedding(char_ids)).transpose(1, 2)  # [N, E, C]
+        pooled = []
+        for width, conv in zip(self.widths, self.convs, strict=True):
+            scores = conv(emb).transpose(1, 2)  # [N, C + w - 1, F]
+            pooled.append(_max_over_windows(scores, lengths, width))
+        return torch.cat(pooled, dim=1)
 
-    Position p covers characters p-w+1 .. p (zero padding of w - 1 on both sides), as
-    `conv` would. Why not call `conv`: on the CPU its oneDNN kernels cache one primitive per
-    input shape, and the number of distinct words in a batch changes every batch, so a long
-    annotation run's memory grew without bound (2.3 → 3.9 GB over 200 MB of text with two
-    workers); a matrix product caches nothing. Used for prediction only (no gradients): with
-    Sachan's seven widths it is about 40 % slower than `conv` on forward and backward (one
-    thread, 2,000 words of 15 characters), and a training run is short enough for the cache.
-    The weights keep `nn.Conv1d`'s layout.
+    def _looked_up(self, char_ids: Tensor, lengths: Tensor) -> Tensor:
+        """Prediction: the same scores from per-character tables, words bucketed by length.
+
+        Why not `nn.Conv1d`: on the CPU its oneDNN kernels cache one primitive per input
+        shape and the number of distinct words changes every batch, so a long annotation
+        run's memory grew without bound (2.3 → 3.9 GB over 200 MB of text). Instead, since
+        the input is an embedding lookup, the score of a window is the bias plus, for each of
+        its w offsets k, row `id` of the table `embedding · W[:, :, k]ᵀ` ([chars, F]):
+        w gathers and adds instead of an E · w-long dot product per filter. Sorting the
+        words by length and cutting them into buckets, each padded only to its own longest
+        word, skips most of the padding (words average about 7 characters, the longest in
+        a batch 25). Together about 4.7 times faster than the matrix product over all
+        windows this replaced (one thread, 16 batches of 2,200-2,600 distinct words).
+        """
+        alphabet = self.embedding(
+            torch.arange(self.embedding.num_embeddings, device=char_ids.device)
+        )
+        tables = [
+            torch.einsum("ve,fek->kvf", alphabet, conv.weight) for conv in self.convs
+        ]  # per width: [w, chars, F]
+        out = alphabet.new_empty(char_ids.shape[0], self.out_dim)
+        order = torch.argsort(lengths)
+        for bucket in torch.tensor_split(order, _length_buckets(order.numel())):
+            longest = max(int(lengths[bucket].max()), 1)
+            ids, bucket_lengths = char_ids[bucket, :longest], lengths[bucket]
+            pooled = []
+            for width, conv, table in zip(self.widths, self.convs, tables, strict=True):
+                padded = nn.functional.pad(ids, (width - 1, width - 1))
+                positions = longest + width - 1
+                scores = table[0][padded[:, :positions]]  # [n, P, F]
+                for k in range(1, width):
+                    scores += table[k][padded[:, k : k + positions]]
+                scores += conv.bias
+                pooled.append(_max_over_windows(scores, bucket_lengths, width))
+            out[bucket] = torch.cat(pooled, dim=1)
+        return out
+
+
+#: Words per length bucket when predicting: fewer buckets pad more, smaller ones cost calls.
+_WORDS_PER_BUCKET = 256
+_MAX_BUCKETS = 8
+
+
+def _length_buckets(words: int) -> int:
+    """How many length buckets `CharCNN._looked_up` cuts `words` sorted words into."""
+    return max(1, min(_MAX_BUCKETS, words // _WORDS_PER_BUCKET))
+
+
+def _max_over_windows(scores: Tensor, lengths: Tensor, width: int) -> Tensor:
+    """`[N, P, F]` window scores → `[N, F]`, the max over windows touching a character.
+
+    Windows lying wholly in the padding are -inf before the max (Sachan §2.1: the padding
+    character's embedding is the zero vector, so such a window would score the bias).
     """
-    padded = nn.functional.pad(emb, (width - 1, width - 1))
-    windows = padded.unfold(2, width, 1)  # [N, E, P, w]: windows[n, e, p, k] = padded[n, e, p + k]
-    windows = windows.permute(0, 2, 1, 3).flatten(2)  # [N, P, E * w], e-major like the weight
-    weight = conv.weight.flatten(1)  # [F, E * w]
-    return torch.addmm(conv.bias, windows.flatten(0, 1), weight.t()).view(
-        windows.shape[0], windows.shape[1], -1
-    )
+    positions = torch.arange(scores.shape[1], device=scores.device)
+    valid = positions.unsqueeze(0) < (lengths + width - 1).unsqueeze(1)
+    return scores.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(dim=1)
 
 
 class CharBiLSTM(nn.Module):
