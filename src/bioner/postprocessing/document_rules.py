@@ -25,7 +25,6 @@ both on BC5CDR, the keep-variant of `abbreviations` alone on NCBI-disease and JN
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import replace
@@ -47,10 +46,20 @@ class _Occurrences:
         self.ends = {t.end for s in document.sentences for t in s.tokens}
 
     def __call__(self, text: str) -> Iterable[tuple[int, int]]:
-        """[start, end) of every occurrence of `text` on token boundaries."""
-        for match in re.finditer(re.escape(text), self.text):
-            if match.start() in self.starts and match.end() in self.ends:
-                yield match.start(), match.end()
+        """[start, end) of every non-overlapping occurrence of `text` on token boundaries.
+
+        A plain substring search: a regular expression per name (as `re.finditer` would
+        compile) overflows `re`'s cache on a document with many names, and compiling
+        then cost most of the rules' time.
+        """
+        if not text:
+            return
+        start = self.text.find(text)
+        while start != -1:
+            end = start + len(text)
+            if start in self.starts and end in self.ends:
+                yield start, end
+            start = self.text.find(text, end)
 
 
 def _free(spans: Iterable[Span], start: int, end: int) -> bool:
