@@ -19,6 +19,24 @@ files from the commit before the swap into a folder and name that folder):
         previous=/tmp/src/bioner/resources/models/default current=default
 
 Writes benchmarks/results/default_tagger.{json,md}.
+
+`--choose-rules NAME=PATH` instead chooses the model's rules on dev: each head's spans are
+predicted once without rules, every candidate rule list (`RULE_CANDIDATES`; the variant
+rules first or not where the head outputs variant types) is applied to them, and each head
+keeps the candidate with the best dev F1 (ties: the shorter list). Test F1 is listed for
+every candidate. Writes benchmarks/results/default_tagger_rules.{json,md}; the chosen lists,
+each entry scoped to its head, are the `postprocess` to set in the model's config.json:
+
+    .venv/bin/python benchmarks/default_tagger.py --choose-rules bundled=default
+
+benchmarks/results/default_tagger_rechosen.md then scored the model with its previous rule
+lists (`current`: `default` before the change) against the chosen ones (`rechosen`: a copy
+of the model folder with the chosen `postprocess`). Now that `default` has the chosen lists,
+the same comparison is: copy src/bioner/resources/models/default to /tmp/previous-rules, set
+its `postprocess` to `["variants", "BC5CDR:repeats", "BC5CDR:abbreviations"]`, and run
+
+    .venv/bin/python benchmarks/default_tagger.py --name default_tagger_rechosen \
+        current=/tmp/previous-rules rechosen=default
 """
 
 from __future__ import annotations
@@ -43,6 +61,17 @@ ABSTRACTS: dict[str, dict[str, str]] = {
     },
 }
 SPLITS = ("dev", "test")
+#: The document-rule lists tried per head (docs/document_rules.md), in order of preference.
+RULE_CANDIDATES: tuple[tuple[str, ...], ...] = (
+    (),
+    ("repeats",),
+    ("abbreviations",),
+    ("abbreviations-keep",),
+    ("abbreviations", "repeats"),
+    ("repeats", "abbreviations"),
+    ("abbreviations-keep", "repeats"),
+    ("repeats", "abbreviations-keep"),
+)
 
 
 def head_splits(head: str, corpus: Path, data: Any) -> dict[str, list[Any]]:
@@ -106,9 +135,66 @@ def score_model(path: str) -> dict[str, Any]:
     }
 
 
-def write_report(report: dict[str, Any]) -> None:
+def choose_rules(path: str) -> dict[str, Any]:
+    """Per head, dev and test F1 of the head alone under every candidate rule list, and the
+    candidate chosen on dev."""
+    from bioner.postprocessing import apply_rule_sets
+    from bioner.postprocessing.variant_spans import VARIANT_LABELS
+    from bioner.tagger import Tagger
+
+    tagger = Tagger.load(path)
+    tagger.postprocess = []
+    corpora = tagger.meta.get("corpora", {})
+    heads: dict[str, Any] = {}
+    for head in tagger.tags:
+        corpus = SHARED / "corpora" / Path(corpora.get(head, head)).name
+        types = tagger.labels([head])
+        candidates = list(RULE_CANDIDATES)
+        if VARIANT_LABELS & set(types):
+            candidates = [("variants", *rules) for rules in candidates] + candidates
+        splits = head_splits(head, corpus, tagger.config.data)
+        bare = {split: tagger.predict_documents(gold, [head]) for split, gold in splits.items()}
+        rows = []
+        for rules in candidates:
+            started = time.perf_counter()
+            scores = {
+                split: _prf(gold, apply_rule_sets(bare[split], rules, types))["f1"]
+                for split, gold in splits.items()
+            }
+            rows.append({"rules": list(rules), **scores, "seconds": time.perf_counter() - started})
+        chosen = max(rows, key=lambda row: (row["dev"], -len(row["rules"])))
+        heads[head] = {"candidates": rows, "chosen": chosen["rules"]}
+    postprocess = [f"{head}:{rule}" for head, result in heads.items() for rule in result["chosen"]]
+    return {"path": path, "heads": heads, "postprocess": postprocess}
+
+
+def write_rules_report(report: dict[str, Any], stem: str) -> None:
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{NAME}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [
+        "# Default tagger rules chosen on dev: each head alone, exact-match F1 (%), dev / test",
+        "",
+        "Each head's spans are predicted once without rules; every candidate rule list runs on "
+        "them (BC5CDR in whole abstracts). ✓: the best dev F1 of the head (ties: the shorter "
+        "list), the list the model is given. dev is the split the model early-stopped on "
+        "(tmVar: its 20 % document hold-out of train).",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        f"Chosen `postprocess`: `{json.dumps(report['postprocess'])}`",
+    ]
+    for head, result in report["heads"].items():
+        lines += ["", f"## {head}", "", "| rules | dev | test |", "|---|---|---|"]
+        for row in result["candidates"]:
+            mark = " ✓" if row["rules"] == result["chosen"] else ""
+            rules = " + ".join(row["rules"]) or "none"
+            lines.append(f"| {rules}{mark} | {100 * row['dev']:.2f} | {100 * row['test']:.2f} |")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+
+
+def write_report(report: dict[str, Any], stem: str) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     models = report["models"]
     heads = list(next(iter(models.values()))["heads"])
     lines = [
@@ -144,7 +230,7 @@ def write_report(report: dict[str, Any]) -> None:
         for head in heads:
             test = result["heads"][head]["test"]
             lines.append(f"| {name} | {head} | {_cells(test)} | {_cells(test['merged'])} |")
-    (RESULTS / f"{NAME}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
 def _cells(scores: dict[str, Any]) -> str:
@@ -155,10 +241,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="NAME=PATH (PATH: a model folder or 'default')")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--name", default=NAME, help=f"results file stem under benchmarks/results (default {NAME})"
+    )
+    parser.add_argument(
+        "--choose-rules", action="store_true", help="choose each head's rules on dev (one model)"
+    )
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.choose_rules:
+        if len(args.models) != 1 or "=" not in args.models[0]:
+            parser.error("--choose-rules takes one NAME=PATH")
+        report = choose_rules(args.models[0].partition("=")[2])
+        print(json.dumps(report["postprocess"]))
+        command = "python benchmarks/default_tagger.py --choose-rules " + args.models[0]
+        write_rules_report({"command": command, **report}, f"{args.name}_rules")
+        return
     models: dict[str, Any] = {}
     for entry in args.models:
         name, sep, path = entry.partition("=")
@@ -166,8 +266,9 @@ def main() -> None:
             parser.error(f"{entry!r}: expected NAME=PATH")
         models[name] = score_model(path)
         print(name, json.dumps({h: v["test"]["f1"] for h, v in models[name]["heads"].items()}))
-    command = "python benchmarks/default_tagger.py " + " ".join(args.models)
-    write_report({"command": command, "models": models})
+    named = "" if args.name == NAME else f"--name {args.name} "
+    command = f"python benchmarks/default_tagger.py {named}" + " ".join(args.models)
+    write_report({"command": command, "models": models}, args.name)
 
 
 if __name__ == "__main__":
