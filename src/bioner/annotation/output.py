@@ -106,23 +106,14 @@ def write_json(documents: Iterable[Document], stream: TextIO, *, single: bool) -
 
 
 def _to_stream(documents: Iterable[Document], stream: TextIO, fmt: str) -> int:
-    if fmt == "jsonl":
-        from bioner.data.formats.jsonl import write_jsonl
+    """`formats.write_stream`, flushing after each document of a line-based format (a pipe
+    sees results early) and with CoNLL's `-DOCSTART-` lines (annotate's documents)."""
+    from bioner.data.formats import write_stream
 
-        return write_jsonl(_flushing(documents, stream), stream)
-    if fmt == "pubtator":
-        from bioner.data.formats.pubtator import write_pubtator
-
-        return write_pubtator(_flushing(documents, stream), stream)
-    if fmt == "conll":
-        from bioner.data.formats.conll import write_conll
-
-        return write_conll(_flushing(documents, stream), stream, docstart=True)
-    if fmt in ("bioc-xml", "bioc-json"):
-        from bioner.data.formats.bioc_format import write_bioc
-
-        return write_bioc(documents, stream, fmt)
-    raise BionerError(f"{fmt} cannot be written to stdout; give --output")
+    if fmt == "bioc-xml" or fmt == "bioc-json":  # one tree, written whole at the end
+        return write_stream(documents, stream, fmt)
+    options: dict[str, Any] = {"docstart": True} if fmt == "conll" else {}
+    return write_stream(_flushing(documents, stream), stream, fmt, **options)
 
 
 def _flushing(documents: Iterable[Document], stream: TextIO) -> Iterator[Document]:

@@ -22,6 +22,7 @@ from bioner import __version__
 from bioner.annotation.output import document_view
 from bioner.annotation.pipeline import annotate_stream, check_types, model_labels
 from bioner.data.document import Document
+from bioner.data.formats.textio import lone_surrogate
 from bioner.errors import BionerError
 
 if TYPE_CHECKING:
@@ -36,12 +37,9 @@ DEFAULT_MAX_DOCUMENTS = 64
 def _encodable(value: str) -> str:
     """Refuse lone surrogates: JSON can escape them (`"\\ud800"`) but no UTF-8 reply can
     carry them, so they would fail only when the answer is written (a 500)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError(
-            f"lone surrogate {value[error.start]!r} at offset {error.start}; send valid Unicode"
-        ) from None
+    problem = lone_surrogate(value)
+    if problem is not None:
+        raise ValueError(f"{problem}; send valid Unicode")
     return value
 
 
