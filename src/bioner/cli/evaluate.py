@@ -16,7 +16,7 @@ from rich.console import Console
 
 from bioner.cli.options import postprocess_option
 from bioner.data.document import Document
-from bioner.data.labels import absent_types
+from bioner.data.labels import absent_types, parse_label_map
 from bioner.errors import BionerError
 from bioner.evaluation.alignment import Alignment
 from bioner.evaluation.evaluator import EvaluationResult, evaluate_documents
@@ -58,17 +58,6 @@ def read_corpus(
         # Scoring against nothing prints a table of zeros that looks like a real result.
         raise BionerError(f"{path}: no documents (an empty file?)")
     return documents
-
-
-def parse_label_map(pairs: Iterable[str]) -> dict[str, str]:
-    """`["GGP=GENE", "protein=GENE"]` → `{"GGP": "GENE", "protein": "GENE"}`."""
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        source, sep, target = pair.partition("=")
-        if not sep or not source.strip() or not target.strip():
-            raise BionerError(f"--map {pair!r}: expected OLD=NEW, e.g. --map GGP=GENE")
-        mapping[source.strip()] = target.strip()
-    return mapping
 
 
 def read_corpus_split(

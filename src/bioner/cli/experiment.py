@@ -142,8 +142,9 @@ def cv_command(
     quiet: bool = _QUIET,
 ) -> None:
     """In-corpus k-fold cross-validation with exact matching (Saber §2.8)."""
+    from bioner.data.labels import parse_label_map
     from bioner.experiments.cv import cv_jobs
-    from bioner.experiments.runner import parse_label_map, parse_seeds, run_all
+    from bioner.experiments.runner import parse_seeds, run_all
 
     check_before_runs(output, baseline)
     settings = _settings(
@@ -197,9 +198,10 @@ def ooc_command(
     quiet: bool = _QUIET,
 ) -> None:
     """Out-of-corpus evaluation: train on one corpus, test on another (Saber §2.8)."""
+    from bioner.data.labels import parse_label_map
     from bioner.errors import BionerError
     from bioner.experiments.ooc import ooc_jobs
-    from bioner.experiments.runner import parse_label_map, parse_seeds, run_all
+    from bioner.experiments.runner import parse_seeds, run_all
 
     if mode not in ("exact", "right", "left", "overlap"):
         raise BionerError(f"--mode {mode!r}: choose exact, right, left or overlap")

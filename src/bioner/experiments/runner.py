@@ -366,14 +366,3 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise BionerError(f"--seeds {text!r}: expected distinct non-negative integers")
     return seeds
-
-
-def parse_label_map(assignments: Sequence[str]) -> dict[str, str]:
-    """['GGP=GENE', 'protein=GENE'] → {'GGP': 'GENE', 'protein': 'GENE'}."""
-    mapping: dict[str, str] = {}
-    for assignment in assignments:
-        source, sep, target = assignment.partition("=")
-        if not sep or not source.strip() or not target.strip():
-            raise BionerError(f"--map {assignment!r}: expected SOURCE=TARGET")
-        mapping[source.strip()] = target.strip()
-    return mapping
