@@ -188,7 +188,7 @@ def test_char_cnn_shapes_and_max_pool_ignores_padding() -> None:
 
 
 def test_char_cnn_scores_every_window_as_its_conv1d_would() -> None:
-    """The table lookups used when predicting (no per-shape oneDNN cache) equal `nn.Conv1d`."""
+    """The per-character table lookups (no per-shape oneDNN cache) equal `nn.Conv1d`."""
     torch.manual_seed(0)
     cnn = CharCNN(10, 4, widths=[1, 2, 3], filters=[5, 6, 7]).eval()
     ids, lens = _chars(WORD_IDS[:3], width=9)
@@ -198,23 +198,43 @@ def test_char_cnn_scores_every_window_as_its_conv1d_would() -> None:
         scores = conv(emb)  # [N, F, C + w - 1]
         valid = torch.arange(scores.shape[2]) < (lens + width - 1).unsqueeze(1)
         expected.append(scores.masked_fill(~valid.unsqueeze(1), float("-inf")).max(2).values)
-    with torch.no_grad():  # prediction: per-character tables
+    with torch.no_grad():
         torch.testing.assert_close(cnn(ids, lens), torch.cat(expected, dim=1))
-    torch.testing.assert_close(cnn(ids, lens), torch.cat(expected, dim=1))  # training: conv
+    torch.testing.assert_close(cnn(ids, lens), torch.cat(expected, dim=1))
 
 
-def test_char_cnn_prediction_buckets_words_by_length_without_changing_them() -> None:
+@pytest.mark.parametrize("mode", ["predict", "train"])
+def test_char_cnn_lookups_give_conv1d_vectors_and_gradients(mode: str) -> None:
     """Thousands of words of mixed lengths (several length buckets, empty words included)
-    get the same vectors, in the same order, as the training path's `nn.Conv1d`."""
+    get, in the same order, the vectors `nn.Conv1d` gives them (the path character dropout
+    uses); when training, the embedding and filters get the same gradients too."""
     torch.manual_seed(0)
-    cnn = CharCNN(30, 6, widths=[1, 2, 3], filters=[4, 5, 6], activation="tanh").eval()
+    cnn = CharCNN(30, 6, widths=[1, 2, 3], filters=[4, 5, 6], activation="tanh")
+    cnn.train(mode == "train")
     lengths = torch.randint(0, 26, (3000,))
     ids = torch.randint(1, 30, (3000, 25)) * (torch.arange(25) < lengths.unsqueeze(1))
-    trained = cnn(ids, lengths)
-    with torch.no_grad():
-        predicted = cnn(ids, lengths)
-    torch.testing.assert_close(predicted, trained.detach())
-    assert torch.all(predicted[lengths == 0] == 0)
+    weight = torch.randn(3000, cnn.out_dim)
+
+    def run(encode) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        cnn.zero_grad()
+        out = encode()
+        if mode == "predict":
+            return out, []
+        (out * weight).sum().backward()
+        return out.detach(), [p.grad.clone() for p in cnn.parameters()]
+
+    with torch.set_grad_enabled(mode == "train"):
+        looked_up, grads = run(lambda: cnn(ids, lengths))
+        convolved, conv_grads = run(
+            lambda: torch.tanh(cnn._convolved(ids, lengths)).masked_fill(
+                (lengths == 0).unsqueeze(1), 0.0
+            )
+        )
+    torch.testing.assert_close(looked_up, convolved)
+    assert torch.all(looked_up[lengths == 0] == 0)
+    assert len(grads) == len(conv_grads)
+    for mine, reference in zip(grads, conv_grads, strict=True):
+        torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-4)
 
 
 def test_sachan_multi_width_cnn() -> None:
