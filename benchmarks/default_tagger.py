@@ -168,9 +168,14 @@ def choose_rules(path: str) -> dict[str, Any]:
     return {"path": path, "heads": heads, "postprocess": postprocess}
 
 
-def write_rules_report(report: dict[str, Any], stem: str) -> None:
+def save_report(stem: str, report: dict[str, Any], lines: list[str]) -> None:
+    """`report` as benchmarks/results/<stem>.json and `lines` as <stem>.md."""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+
+
+def write_rules_report(report: dict[str, Any], stem: str) -> None:
     lines = [
         "# Default tagger rules chosen on dev: each head alone, exact-match F1 (%), dev / test",
         "",
@@ -189,12 +194,10 @@ def write_rules_report(report: dict[str, Any], stem: str) -> None:
             mark = " ✓" if row["rules"] == result["chosen"] else ""
             rules = " + ".join(row["rules"]) or "none"
             lines.append(f"| {rules}{mark} | {100 * row['dev']:.2f} | {100 * row['test']:.2f} |")
-    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    save_report(stem, report, lines)
 
 
 def write_report(report: dict[str, Any], stem: str) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     models = report["models"]
     heads = list(next(iter(models.values()))["heads"])
     lines = [
@@ -230,7 +233,7 @@ def write_report(report: dict[str, Any], stem: str) -> None:
         for head in heads:
             test = result["heads"][head]["test"]
             lines.append(f"| {name} | {head} | {_cells(test)} | {_cells(test['merged'])} |")
-    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    save_report(stem, report, lines)
 
 
 def _cells(scores: dict[str, Any]) -> str:

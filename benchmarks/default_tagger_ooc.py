@@ -30,12 +30,11 @@ Writes benchmarks/results/default_tagger_ooc.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from default_tagger import RESULTS, SHARED
+from default_tagger import SHARED, save_report
 
 NAME = "default_tagger_ooc"
 
@@ -112,8 +111,6 @@ def score_target(tagger: Any, target: Target, documents: list[Any]) -> list[dict
 
 
 def write_report(report: dict[str, Any]) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{NAME}.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         "# Default tagger out of corpus: test splits no head was trained or tuned on",
         "",
@@ -133,7 +130,7 @@ def write_report(report: dict[str, Any]) -> None:
             f"| {row['corpus']} | {', '.join(row['gold'])} | {', '.join(row['types'])} | "
             f"{row['mentions']:,} | {exact} | {100 * row['right']['f1']:.2f} |"
         )
-    (RESULTS / f"{NAME}.md").write_text("\n".join(lines) + "\n")
+    save_report(NAME, report, lines)
 
 
 def main() -> None:
