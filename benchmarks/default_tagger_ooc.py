@@ -13,7 +13,10 @@ types, which compete among themselves. Gold and predicted types are renamed to o
 (e.g. CRAFT's `GGP` and the model's `GENE` both to `gene`) and scored exact and
 right-boundary (Sachan/Saber report both; guidelines often differ on a mention's left edge:
 `human insulin` against `insulin`). Where two of the model's types cover the gold type
-(`GENE` alone, or `GENE` with JNLPBA's `protein` / `DNA` / `RNA`) both are listed.
+(`GENE` alone, or `GENE` with JNLPBA's `protein` / `DNA` / `RNA`) both are listed. Exact
+recall is also split by whether a gold mention's text was a mention of the asked types in the
+training split of a corpus the model was trained on (`seen`, case-sensitive) or not: a model
+that generalizes finds unseen names too, one that memorized finds only the seen ones.
 NCBI-disease is read from its original release: raw abstracts, tokenized as the model was
 trained (what a text miner gives it), all four of its mention classes scored as diseases.
 CRAFT and BioNLP 2013 exist here only as CoNLL files, whose text is the tokens joined by
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from default_tagger import SHARED, save_report
@@ -83,9 +87,33 @@ def test_documents(target: Target, tokenizer: str) -> list[Any]:
     return ensure_tokenized(raw, make_tokenizer(tokenizer))
 
 
-def score_target(tagger: Any, target: Target, documents: list[Any]) -> list[dict[str, Any]]:
-    """One row per type set of `target.choices`: exact and right-boundary P / R / F1."""
+def training_mentions(tagger: Any) -> list[Any]:
+    """The training splits of the model's corpora, as its heads were trained on them."""
+    from bioner.config import DataConfig
+    from bioner.training.data import load_splits
+
+    data = tagger.config.data
+    corpora = tagger.meta.get("corpora", {})
+    documents: list[Any] = []
+    for head in tagger.tags:
+        corpus = SHARED / "corpora" / Path(corpora.get(head, head)).name
+        config = DataConfig(
+            corpus=str(corpus),
+            dev_fraction=data.dev_fraction,
+            split_seed=data.split_seed,
+            tokenizer=data.tokenizer,
+        )
+        documents += load_splits(config).train
+    return documents
+
+
+def score_target(
+    tagger: Any, target: Target, documents: list[Any], train: list[Any]
+) -> list[dict[str, Any]]:
+    """One row per type set of `target.choices`: exact and right-boundary P / R / F1, and
+    exact recall on gold mentions seen / unseen as mentions of those types in `train`."""
     from bioner.evaluation.evaluator import evaluate_documents
+    from bioner.training.data import relabel
 
     rows = []
     for types in target.choices:
@@ -100,11 +128,22 @@ def score_target(tagger: Any, target: Target, documents: list[Any]) -> list[dict
             "mentions": sum(1 for d in documents for s in d.spans if s.label in target.gold),
             "seconds": seconds,
         }
+        seen_in = relabel(train, {}, types)
         for mode in ("exact", "right"):
-            micro = evaluate_documents(
-                documents, predicted, mode=mode, label_map=renames, types=[target.name]
-            ).micro
+            result = evaluate_documents(
+                documents,
+                predicted,
+                mode=mode,
+                label_map=renames,
+                types=[target.name],
+                train_docs=seen_in if mode == "exact" else None,
+            )
+            micro = result.micro
             row[mode] = {"precision": micro.precision, "recall": micro.recall, "f1": micro.f1}
+            if result.seen_unseen is not None:
+                for part in ("seen", "unseen"):
+                    count = getattr(result.seen_unseen, part)
+                    row[part] = {"mentions": count.total, "recall": count.recall}
         rows.append(row)
         print(target.corpus, types, f"{100 * row['exact']['f1']:.2f}")
     return rows
@@ -121,14 +160,17 @@ def write_report(report: dict[str, Any]) -> None:
         "",
         f"Command: `{report['command']}`",
         "",
-        "| corpus | gold type | model types | gold mentions | exact P / R / F1 | right F1 |",
-        "|---|---|---|---|---|---|",
+        "| corpus | gold type | model types | gold mentions | exact P / R / F1 | right F1 "
+        "| seen: share, recall | unseen recall |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in report["rows"]:
         exact = " / ".join(f"{100 * row['exact'][k]:.2f}" for k in ("precision", "recall", "f1"))
         lines.append(
             f"| {row['corpus']} | {', '.join(row['gold'])} | {', '.join(row['types'])} | "
-            f"{row['mentions']:,} | {exact} | {100 * row['right']['f1']:.2f} |"
+            f"{row['mentions']:,} | {exact} | {100 * row['right']['f1']:.2f} | "
+            f"{100 * row['seen']['mentions'] / row['mentions']:.0f} %, "
+            f"{100 * row['seen']['recall']:.2f} | {100 * row['unseen']['recall']:.2f} |"
         )
     save_report(NAME, report, lines)
 
@@ -144,13 +186,14 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     tagger = Tagger.load(args.model)
+    train = training_mentions(tagger)
     rows: list[dict[str, Any]] = []
     loaded: dict[tuple[str, str | None], list[Any]] = {}
     for target in TARGETS:
         key = (target.corpus, target.raw)
         if key not in loaded:
             loaded[key] = test_documents(target, tagger.config.data.tokenizer)
-        rows += score_target(tagger, target, loaded[key])
+        rows += score_target(tagger, target, loaded[key], train)
     command = "python benchmarks/default_tagger_ooc.py"
     if args.model != "default":
         command += f" --model {args.model}"
