@@ -162,7 +162,7 @@ class CharCNN(nn.Module):
         return out
 
 
-#: Words per length bucket when predicting: fewer buckets pad more, smaller ones cost calls.
+#: Words per length bucket of `CharCNN._looked_up`: fewer buckets pad more, smaller ones cost calls.
 _WORDS_PER_BUCKET = 256
 _MAX_BUCKETS = 8
 
