@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bioner.data.atomic import refuse_inputs
 from bioner.data.corpus import Corpus, SplitStats, corpus_stats, load_corpus
 from bioner.data.formats import (
     FORMATS,
@@ -80,6 +81,19 @@ def stats_command(
     Console().print(_table(corpus.name, splits))
 
 
+def _check_target(source: Path, target: Path, target_format: str) -> None:
+    """Refuse an existing output: a file was replaced without a word, and BRAT pairs were
+    written among another corpus's pairs, which reading the folder then mixes in."""
+    refuse_inputs(target, [source])  # the more precise message when it is the input
+    if target_format == "brat":
+        if target.is_dir() and any(target.iterdir()):
+            raise BionerError(
+                f"{target}: the folder is not empty; give a new or empty folder for BRAT output"
+            )
+    elif target.is_file():  # a folder is refused by the writer
+        raise BionerError(f"{target}: exists already; remove it or give another TARGET")
+
+
 @app.command("convert")
 def convert_command(
     source: Annotated[Path, typer.Argument(help="Input file (or BRAT folder).")],
@@ -95,11 +109,12 @@ def convert_command(
         bool, typer.Option(help="Decode ill-formed CoNLL tags leniently (conlleval rule).")
     ] = False,
 ) -> None:
-    """Convert a corpus file between formats (never overwrites the input)."""
+    """Convert a corpus file between formats (never overwrites the input or an existing output)."""
     if str(target) == "-":  # a file or BRAT folder literally named "-" is never what was meant
         raise BionerError("TARGET -: convert cannot write to stdout; give a file (BRAT: a folder)")
     source_format = normalize_format(from_) if from_ else guess_format(source)
     target_format = normalize_format(to)
+    _check_target(source, target, target_format)
     read_options: dict[str, Any] = {}
     if source_format == "conll":
         read_options = {"scheme": scheme, "strict": not lenient}

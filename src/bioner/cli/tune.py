@@ -41,6 +41,7 @@ def tune_command(
     ),
 ) -> None:
     """Search hyperparameters with Optuna; rerun the same command to continue the study."""
+    from bioner.cli.app import TerminatedError
     from bioner.experiments.tune import TuneSettings, run_study
 
     _check_paths(storage, output)
@@ -64,7 +65,8 @@ def tune_command(
             quiet=quiet,
             init_from=str(init_from) if init_from else None,
             init_directions=init_directions,
-        )
+        ),
+        interrupts=(KeyboardInterrupt, TerminatedError),
     )
     console.print(
         f"best dev F1 {100 * summary['best_dev_f1']:.2f} (trial {summary['best_trial']}; "
@@ -76,8 +78,9 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _check_paths(storage: Path, output: Path) -> None:
-    """Refuse a --storage that is not an SQLite file (it failed deep inside SQLAlchemy with a
-    traceback) and an --output that is a file, before any trial starts."""
+    """Refuse a --storage that is not an Optuna SQLite file (it failed deep inside SQLAlchemy
+    with a traceback, or got Optuna's tables added) and an --output that is a file, before
+    any trial starts."""
     from bioner.errors import BionerError
 
     if output.exists() and not output.is_dir():
@@ -91,3 +94,24 @@ def _check_paths(storage: Path, output: Path) -> None:
                     f"{storage}: not an SQLite database; give --storage a new file name "
                     "or the study file of an earlier run"
                 )
+        tables = _sqlite_tables(storage)
+        if tables is None:
+            raise BionerError(f"{storage}: a damaged SQLite database; cannot read its tables")
+        if tables and "studies" not in tables:  # Optuna would add its tables to it
+            raise BionerError(
+                f"{storage}: an SQLite database but not an Optuna study file; give --storage "
+                "a new file name or the study file of an earlier run"
+            )
+
+
+def _sqlite_tables(path: Path) -> set[str] | None:
+    """The table names of an SQLite file, opened read-only; None if it cannot be read."""
+    import sqlite3
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.Error:
+        return None
+    return {name for (name,) in rows}

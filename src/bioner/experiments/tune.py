@@ -17,8 +17,11 @@ split is never read); dev F1 is reported after every epoch through the Trainer's
 callback, and Optuna's MedianPruner stops trials that trail the median of earlier trials at
 the same epoch. The study lives in SQLite: rerunning the same command continues it until
 `trials` trials have finished (completed or pruned); a trial that was running when the
-process died is marked failed and its parameters are queued again. Optuna does the
-sampling, pruning and storage; this module only maps trials onto bioner configs.
+process was killed or interrupted (Ctrl-C, SIGTERM) is marked failed and its parameters are
+queued again. The study records what scores depend on (config, corpus, overrides, space,
+epochs, sentence limits, start) and refuses to continue with other values, which would rank
+trials scored differently against each other. Optuna does the sampling, pruning and storage;
+this module only maps trials onto bioner configs and checks the space before any trial runs.
 
 With `init_from` every trial starts from the same pretrained weights (a BiLM run or a trained
 tagger, as `bioner train --init-from`), so the search tunes the fine-tuning of a transfer
@@ -32,12 +35,13 @@ from __future__ import annotations
 import json
 import shutil
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bioner.config import ExperimentConfig, load_config
 from bioner.data.atomic import atomic_write
+from bioner.data.formats.textio import read_text
 from bioner.errors import BionerError
 from bioner.training.config import apply_limits
 
@@ -58,20 +62,22 @@ class Param:
 
 
 _PARAM_KEYS = {"kind", "choices", "low", "high", "log", "step", "as_list", "when"}
+_RANGE_KEYS = ("low", "high", "log", "step")
 
 
 def load_space(path: str | Path) -> list[Param]:
     """Read and check a search-space TOML file."""
     file = Path(path)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise BionerError(f"{file}: cannot read search space ({error.strerror})") from None
+        data = tomllib.loads(read_text(file))
     except tomllib.TOMLDecodeError as error:
         raise BionerError(f"{file}: invalid TOML ({error})") from None
     params = data.get("params")
     if not isinstance(params, dict) or not params:
         raise BionerError(f'{file}: no [params."<config key>"] tables')
+    others = sorted(set(data) - {"params"})
+    if others:
+        raise BionerError(f'{file}: unknown tables {others}; only [params."<config key>"]')
     space: list[Param] = []
     for key, spec in params.items():
         if not isinstance(spec, dict):
@@ -81,15 +87,69 @@ def load_space(path: str | Path) -> list[Param]:
             raise BionerError(f"{file}: params.{key}: unknown keys {sorted(unknown)}")
         if key.startswith("data."):
             raise BionerError(f"{file}: params.{key}: data settings cannot be tuned")
-        param = Param(key=key, **spec)
-        if param.kind not in ("categorical", "int", "float"):
-            raise BionerError(f"{file}: params.{key}: kind must be categorical, int or float")
-        if param.kind == "categorical" and not param.choices:
-            raise BionerError(f"{file}: params.{key}: categorical needs a non-empty 'choices'")
-        if param.kind != "categorical" and (param.low is None or param.high is None):
-            raise BionerError(f"{file}: params.{key}: {param.kind} needs 'low' and 'high'")
-        space.append(param)
+        problem = _spec_problem(spec)
+        if problem:
+            raise BionerError(f"{file}: params.{key}: {problem}")
+        space.append(Param(key=key, **spec))
     return space
+
+
+def _is_number(value: Any) -> bool:
+    """A TOML integer or float; `true` is an int to Python but no bound."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _spec_problem(spec: dict[str, Any]) -> str | None:
+    """What is wrong with one parameter's table, or None.
+
+    Optuna checks ranges only when a trial samples them (a traceback, a failed trial in the
+    study), and some mistakes it never sees: a non-integer bound or a `when` value that is
+    not a choice would be silently rounded or never applied.
+    """
+    kind = spec.get("kind", "categorical")
+    if kind not in ("categorical", "int", "float"):
+        return "kind must be categorical, int or float"
+    for flag in ("log", "as_list"):
+        if not isinstance(spec.get(flag, False), bool):
+            return f"'{flag}' must be true or false, got {spec[flag]!r}"
+    when = spec.get("when", {})
+    if not isinstance(when, dict) or not all(isinstance(v, dict) for v in when.values()):
+        return "'when' must hold one table of config values per choice"
+    if kind == "categorical":
+        misplaced = [name for name in _RANGE_KEYS if name in spec]
+        if misplaced:
+            return f"{misplaced} apply to kind int or float, not to categorical choices"
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return "categorical needs a non-empty 'choices' list"
+        if not all(isinstance(c, str | int | float) for c in choices):
+            return "choices must be strings, numbers or booleans"
+        unused = sorted(set(when) - {str(c) for c in choices})
+        if unused:
+            return f"'when' names {unused}, which are not among the choices"
+        return None
+    if "choices" in spec:
+        return f"'choices' applies to categorical, not to kind {kind}"
+    if when:
+        return "'when' applies to categorical choices only"
+    integer = kind == "int"
+    for name in ("low", "high", "step"):
+        value = spec.get(name)
+        valid = _is_number(value) and (not integer or isinstance(value, int))
+        if value is not None and not valid:
+            return f"'{name}' must be {'an integer' if integer else 'a number'}, got {value!r}"
+    if "low" not in spec or "high" not in spec:
+        return f"{kind} needs 'low' and 'high'"
+    low, high, step = spec["low"], spec["high"], spec.get("step")
+    if low > high:
+        return f"'low' ({low}) is above 'high' ({high})"
+    if spec.get("log") and low <= 0:
+        return f"a log scale needs 'low' above 0, got {low}"
+    if step is not None and step <= 0:
+        return f"'step' must be above 0, got {step}"
+    if spec.get("log") and step is not None and not (integer and step == 1):
+        return "'step' and 'log' cannot be combined"
+    return None
 
 
 def suggest(trial: Any, space: list[Param]) -> dict[str, Any]:
@@ -151,6 +211,71 @@ def _experiment(settings: TuneSettings, values: dict[str, Any]) -> ExperimentCon
     return experiment
 
 
+def _check_values(settings: TuneSettings, space: list[Param]) -> None:
+    """Try every choice (and both ends of every range) on the config before the study exists.
+
+    A misspelt key or a value of the wrong type otherwise failed the first trial to sample it,
+    with a traceback, a failed trial left in the study and a message that blamed the preset.
+    """
+    for param in space:
+        if param.kind == "categorical":
+            candidates = param.choices
+        else:
+            cast = int if param.kind == "int" else float
+            candidates = [cast(param.low), cast(param.high)]
+        for value in candidates:
+            values = {param.key: [value] if param.as_list else value}
+            values.update(param.when.get(str(value), {}))
+            try:
+                _experiment(settings, values)
+            except BionerError as error:
+                raise BionerError(
+                    f"{settings.space}: params.{param.key} = {value!r}: {error}"
+                ) from None
+
+
+def _fingerprint(settings: TuneSettings, space: list[Param]) -> dict[str, Any]:
+    """What a trial's score depends on: a study continued with other values would rank
+    trials that were scored differently (or sampled from another space) against each other."""
+
+    def resolved(path: str | None) -> str | None:
+        return str(Path(path).resolve()) if path and Path(path).exists() else path
+
+    return json.loads(
+        json.dumps(
+            {
+                "config": resolved(settings.config),
+                "corpus": resolved(settings.corpus),
+                "overrides": settings.overrides,
+                "space": [asdict(param) for param in space],
+                "epochs": settings.epochs,
+                "max_train_sentences": settings.max_train_sentences,
+                "max_dev_sentences": settings.max_dev_sentences,
+                "init_from": resolved(settings.init_from),
+                "init_directions": settings.init_directions if settings.init_from else None,
+            }
+        )
+    )
+
+
+_SETTINGS_ATTR = "bioner_settings"
+
+
+def _check_same_settings(study: Any, settings: TuneSettings, fingerprint: dict[str, Any]) -> None:
+    """Refuse to continue a study that was started with other settings; record them if new."""
+    recorded = study.user_attrs.get(_SETTINGS_ATTR)
+    if recorded is None:
+        study.set_user_attr(_SETTINGS_ATTR, fingerprint)
+        return
+    changed = [key for key in fingerprint if recorded.get(key) != fingerprint[key]]
+    if changed:
+        raise BionerError(
+            f"{settings.storage}: study {settings.study_name!r} was run with other settings "
+            f"(changed: {', '.join(changed)}); rerun with the same ones to continue it, "
+            "or give another --study-name or --storage"
+        )
+
+
 def _recover_interrupted(study: Any) -> None:
     """Trials left RUNNING by a killed process: mark failed, queue their parameters again."""
     from optuna.trial import TrialState
@@ -160,11 +285,30 @@ def _recover_interrupted(study: Any) -> None:
         study.enqueue_trial(trial.params)
 
 
-def run_study(settings: TuneSettings) -> dict[str, Any]:
-    """Run (or continue) the study; write best_params.json and best_config.json."""
+class _Stopped(BaseException):
+    """Carries Ctrl-C or SIGTERM past Optuna, which records any trial that raises as failed.
+
+    The trial is left RUNNING instead, so the next run queues its parameters again, as it
+    does for a killed process, and no traceback is logged for it.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def run_study(
+    settings: TuneSettings, interrupts: tuple[type[BaseException], ...] = (KeyboardInterrupt,)
+) -> dict[str, Any]:
+    """Run (or continue) the study; write best_params.json and best_config.json.
+
+    `interrupts` are the exceptions that mean the user stopped the run (the CLI adds its
+    SIGTERM error), not that a trial failed: they propagate once the trial is left resumable.
+    """
     import optuna
     from optuna.trial import TrialState
 
+    from bioner.data.corpus import load_corpus
     from bioner.experiments.runner import first_sentences
     from bioner.pretraining.bilm_transfer import checked_start, tagger_from_pretrained
     from bioner.tagger import Tagger
@@ -176,12 +320,17 @@ def run_study(settings: TuneSettings) -> dict[str, Any]:
     if settings.init_from:  # a bad start fails here, not as a failed trial in the study
         checked_start(settings.init_from, settings.init_directions)
     base = _experiment(settings, {})
-    if base.data.dev_fraction == 0.0:
-        base.data.dev_fraction = 0.1  # used only when the corpus has no devel split
+    _check_values(settings, space)
+    corpus = load_corpus(settings.corpus, base.data.format)
+    # Hold out part of train only when there is no devel split: an empty devel file is a
+    # mistake to report, not a reason to score on training documents instead.
+    if base.data.dev_fraction == 0.0 and "devel" not in corpus.splits:
+        base.data.dev_fraction = 0.1
     splits = load_splits(base.data)
     dev = first_sentences(splits.dev, settings.max_dev_sentences)
     if not dev:
-        raise BionerError(f"{settings.corpus}: no dev documents to tune on")
+        where = corpus.files.get("devel", settings.corpus)
+        raise BionerError(f"{where}: no dev documents to tune on")
     settings.output.mkdir(parents=True, exist_ok=True)
     settings.storage.parent.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
@@ -194,9 +343,16 @@ def run_study(settings: TuneSettings) -> dict[str, Any]:
             n_startup_trials=settings.startup_trials, n_warmup_steps=settings.warmup_epochs
         ),
     )
+    _check_same_settings(study, settings, _fingerprint(settings, space))
     _recover_interrupted(study)
 
     def objective(trial: optuna.Trial) -> float:
+        try:
+            return score(trial)
+        except interrupts as error:
+            raise _Stopped(error) from error
+
+    def score(trial: optuna.Trial) -> float:
         values = suggest(trial, space)
         experiment = _experiment(settings, values)
         experiment.data = base.data
@@ -235,7 +391,10 @@ def run_study(settings: TuneSettings) -> dict[str, Any]:
     done = len(study.get_trials(deepcopy=False, states=finished))
     remaining = max(settings.trials - done, 0)
     if remaining:
-        study.optimize(objective, n_trials=remaining, show_progress_bar=not settings.quiet)
+        try:
+            study.optimize(objective, n_trials=remaining, show_progress_bar=not settings.quiet)
+        except _Stopped as stopped:
+            raise stopped.error from None
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise BionerError("no trial completed; nothing to report")
