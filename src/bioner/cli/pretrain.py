@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -27,6 +28,9 @@ from rich.progress import (
 
 from bioner.cli.pretrain_charlm import charlm_command
 from bioner.errors import BionerError
+
+if TYPE_CHECKING:
+    from bioner.pretraining.bilm import BiLMSettings
 
 app = typer.Typer(
     help="Pretrain from unlabeled text: word vectors and language models.",
@@ -73,7 +77,9 @@ def _sources(specs: list[str], *, lowercase: bool, training_splits: bool = True)
 
 
 def word2vec_command(
-    output: Path = typer.Argument(..., help="Vectors file to write (word2vec text or binary)."),
+    output: Path = typer.Argument(
+        ..., help="Vectors file to write (word2vec text or binary); never an existing file."
+    ),
     dim: int = typer.Option(200, help="Vector dimension."),
     window: int = typer.Option(5, help="Context window (words each side)."),
     min_count: int = typer.Option(5, help="Ignore words rarer than this."),
@@ -130,6 +136,7 @@ def word2vec_command(
 
 
 def bilm_command(
+    ctx: typer.Context,
     config: str = typer.Argument(..., help="Tagger preset or config file (e.g. sachan-cnn)."),
     output: Path = typer.Argument(..., help="Run directory (resumable)."),
     sources: list[str] = typer.Option([], "--sources", help=SOURCES_HELP),
@@ -151,7 +158,11 @@ def bilm_command(
     threads: int = typer.Option(1, help="torch CPU threads."),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu or cuda."),
     seed: int = typer.Option(1),
-    resume: bool = typer.Option(False, help="Continue the run in OUTPUT from its checkpoint."),
+    resume: bool = typer.Option(
+        False,
+        help="Continue the run in OUTPUT from its checkpoint, with its own text and settings "
+        "(only --epochs, --max-steps, --threads and --device may change).",
+    ),
     quiet: bool = typer.Option(False, help="No progress bars."),
 ) -> None:
     """Train Sachan's BiLM with the tagger's embedder and BiLSTM; best model → OUTPUT/model."""
@@ -179,6 +190,8 @@ def bilm_command(
         device=device,
     )
     word = experiment.model.embedder.word
+    if resume:
+        _refuse_changed_settings(ctx, output, settings, sources)
     chosen = [] if resume else _sources(sources, lowercase=word.lowercase)
     if chosen:
         console.print(f"sources: {', '.join(s.name for s in chosen)}")
@@ -202,6 +215,39 @@ def bilm_command(
         f"transfer: bioner train {config} --corpus CORPUS --init-from {output} "
         f"--init-directions {directions}"
     )
+
+
+def _refuse_changed_settings(
+    ctx: typer.Context, output: Path, settings: BiLMSettings, sources: list[str]
+) -> None:
+    """A resumed BiLM run keeps its own settings and text: an option given now with another
+    value (or --sources) would be silently ignored, so it is refused instead."""
+    from dataclasses import asdict
+
+    from bioner.pretraining.bilm import MARKER, RESUME_SETTINGS, read_run
+
+    if not (output / MARKER).is_file():
+        return  # the trainer reports that there is nothing to resume
+    _, _, saved = read_run(output)
+    changed = [
+        f"--{name.replace('_', '-')} {value} (the run's: {getattr(saved, name)})"
+        for name, value in asdict(settings).items()
+        if name not in RESUME_SETTINGS and _given(ctx, name) and value != getattr(saved, name)
+    ]
+    if sources:
+        changed.append("--sources (the run trains on the text it prepared)")
+    if changed:
+        raise BionerError(
+            f"{output}: --resume continues the run with its own settings; leave out "
+            + "; ".join(changed)
+        )
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` was typed on the command line (not left at its default).
+    Compared by name: typer bundles its own copy of click's `ParameterSource`."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
 
 
 app.command("word2vec")(word2vec_command)

@@ -71,6 +71,8 @@ def charlm_command(
     )
     from bioner.training.config import format_validation_error
 
+    if output.exists() and not output.is_dir():
+        raise BionerError(f"{output}: OUTPUT must be a folder for the run, not a file")
     if text is not None and (prepare or sources):
         raise BionerError("--text trains on prepared text: give it without --prepare/--sources")
     if not sources and text is None:

@@ -60,11 +60,12 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from pydantic import ValidationError
 from torch import Tensor, nn
 
 from bioner.config import ExperimentConfig
@@ -79,6 +80,7 @@ from bioner.models.embeddings.word_vectors import (
     normalize_word,
 )
 from bioner.models.tagger import TaggerModel
+from bioner.pretraining.options import check_option
 from bioner.pretraining.text_source import (
     Sentence,
     TextSource,
@@ -88,6 +90,7 @@ from bioner.pretraining.text_source import (
 )
 from bioner.tagger import Tagger
 from bioner.training.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
+from bioner.training.config import format_validation_error
 from bioner.training.metrics_log import MetricsLog
 from bioner.training.optimizers import clip_gradients
 from bioner.training.schedules import EarlyStopping, PlateauAnnealer
@@ -256,6 +259,27 @@ class BiLMSettings:
     threads: int = 1
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
 
+    def __post_init__(self) -> None:
+        """Refuse nonsense before the text is read: zero sizes would end in a traceback
+        (a modulo by zero) or a run that trains nothing, after minutes of tokenizing."""
+        for option, value in (
+            ("--max-tokens", self.max_tokens),
+            ("--heldout-tokens", self.heldout_tokens),
+            ("--heldout-every", self.heldout_every),
+            ("--epochs", self.epochs),
+            ("--batch-tokens", self.batch_tokens),
+            ("--min-count", self.min_count),
+            ("--max-vocab", self.max_vocab),
+            ("--eval-every", self.eval_every),
+            ("--max-steps", self.max_steps),
+            ("--threads", self.threads),
+        ):
+            check_option(option, value, 1)
+        # At least one real word besides the <unk>, <s> and </s> classes.
+        check_option("--output-vocab", self.output_vocab, len(OUTPUT_SPECIALS) + 1)
+        check_option("--learning-rate", self.learning_rate, 0, strict=True)
+        check_option("--seed", self.seed, 0, maximum=2**32 - 1)
+
 
 # ---------------------------------------------------------------------------- data
 def prepare_data(
@@ -383,19 +407,21 @@ class BiLMTrainer:
     # --------------------------------------------------------------- set-up
     def _setup(self, resume: bool) -> dict[str, Any]:
         marker = self.directory / MARKER
+        if self.directory.exists() and not self.directory.is_dir():
+            raise BionerError(f"{self.directory}: OUTPUT must be a folder for the run, not a file")
         if resume:
-            if not marker.is_file():
-                raise BionerError(f"{self.directory}: no BiLM run to resume ({MARKER} missing)")
-            record = json.loads(marker.read_text(encoding="utf-8"))
-            saved = ExperimentConfig.model_validate(record["experiment"])
+            record, saved, settings = read_run(self.directory)
             if saved.model != self.experiment.model:
                 raise BionerError(f"{self.directory}: the run was started with another config")
-            self.settings = BiLMSettings(
-                **{**record["settings"], **_resume_overrides(self.settings)}
-            )
+            self.settings = replace(settings, **_resume_overrides(self.settings))
             return record
         if marker.exists() or checkpoint_exists(self.directory / "checkpoint"):
             raise BionerError(f"{self.directory} already holds a BiLM run; use --resume")
+        if (self.directory / "model").exists():  # `_save_model` would replace it
+            raise BionerError(
+                f"{self.directory} already holds a model ({self.directory / 'model'}); "
+                "choose another OUTPUT rather than replace it"
+            )
         if not self.sources:
             raise BionerError("no text sources")
         stream = TokenStream(self.sources, max_tokens=self.settings.max_tokens)
@@ -506,13 +532,13 @@ class BiLMTrainer:
 
     # --------------------------------------------------------------- the loop
     def train(self, *, resume: bool = False) -> BiLMResult:
+        device = select_device(self.settings.device)  # an unusable one fails before tokenizing
         record = self._setup(resume)
         settings = self.settings
         torch.set_num_threads(settings.threads)
         seed_everything(settings.seed)
         words, chars = load_vocab(self.directory)
         model, tagger = self._build(words, chars)
-        device = select_device(settings.device)
         model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
         annealer = PlateauAnnealer(settings.anneal_factor, 0, 1e-7)
@@ -619,14 +645,31 @@ class BiLMTrainer:
         )
 
 
+#: Settings a resumed run may change (how long to run, threads, device); the rest are the run's.
+RESUME_SETTINGS = ("epochs", "max_steps", "threads", "device")
+
+
 def _resume_overrides(settings: BiLMSettings) -> dict[str, Any]:
-    """Settings a resumed run may change (how long to run, threads); the rest are the run's."""
-    return {
-        "epochs": settings.epochs,
-        "max_steps": settings.max_steps,
-        "threads": settings.threads,
-        "device": settings.device,
-    }
+    return {name: getattr(settings, name) for name in RESUME_SETTINGS}
+
+
+def read_run(directory: str | Path) -> tuple[dict[str, Any], ExperimentConfig, BiLMSettings]:
+    """A run's bilm.json: the record, its tagger config and its settings. A missing or
+    damaged one is a clear error (it is the only way to resume), not a traceback."""
+    marker = Path(directory) / MARKER
+    if not marker.is_file():
+        raise BionerError(f"{directory}: no BiLM run to resume ({MARKER} missing)")
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        experiment = ExperimentConfig.model_validate(record["experiment"])
+        settings = BiLMSettings(**record["settings"])
+    except ValidationError as error:
+        raise BionerError(
+            format_validation_error(error, str(marker), model=ExperimentConfig, prefix="experiment")
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BionerError(f"{marker}: unreadable BiLM run record ({error})") from None
+    return record, experiment, settings
 
 
 def _fmt(perplexity: dict[str, float]) -> str:

@@ -42,7 +42,8 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from bioner.data.atomic import atomic_write
-from bioner.errors import BionerError
+from bioner.data.formats.textio import read_failure
+from bioner.errors import BionerError, InputFormatError
 from bioner.models.config import StrictModel
 from bioner.pretraining.text_source import (
     DIGIT_PLACEHOLDER,
@@ -408,14 +409,20 @@ def read_text_splits(folder: str | Path) -> TextSplits:
     texts = {}
     for name, file in SPLIT_FILES.items():
         try:
-            texts[name] = lzma.decompress((path / file).read_bytes()).decode("utf-8")
+            data = lzma.decompress((path / file).read_bytes())
+            texts[name] = data.decode("utf-8")
         except FileNotFoundError:
             raise BionerError(
                 f"{path / file}: missing (prepare the text with `bioner pretrain charlm "
                 f"{path} --prepare`)"
             ) from None
-        except (lzma.LZMAError, UnicodeDecodeError) as error:
-            raise BionerError(f"{path / file}: not xz-compressed UTF-8 text ({error})") from None
+        except OSError as error:  # --text names a file, or a split is a folder
+            raise InputFormatError(path / file, None, read_failure(error)) from None
+        except lzma.LZMAError as error:
+            raise InputFormatError(path / file, None, f"not xz-compressed ({error})") from None
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise InputFormatError(path / file, line, f"not valid UTF-8 ({error.reason})") from None
     stats = _read_run_json(path / SPLIT_STATS)
     return TextSplits(texts["train"], texts["valid"], texts["test"], stats)
 
@@ -582,6 +589,11 @@ def train_charlm(
         raise BionerError(f"{out}: nothing to resume (no checkpoint under {checkpoints})")
     if not resume and checkpoint_exists(checkpoints):
         raise BionerError(f"{out} holds a run already; pass --resume or choose another folder")
+    if not resume and (out / LM_FILE).exists():  # training would replace it
+        raise BionerError(
+            f"{out} already holds a character LM ({out / LM_FILE}); choose another folder "
+            "rather than replace it"
+        )
     if resuming:
         saved_config = CharLMTrainingConfig.model_validate(_read_run_json(config_path))
         if saved_config.identity() != config.identity():

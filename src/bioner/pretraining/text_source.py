@@ -20,7 +20,6 @@ without ever loading a whole source into memory and without ever touching devel/
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,8 @@ from pathlib import Path
 from typing import Protocol
 
 from bioner.data.corpus import load_corpus, split_of
-from bioner.errors import BionerError
+from bioner.data.formats.textio import open_input, reading
+from bioner.errors import BionerError, InputFormatError
 from bioner.models.embeddings.word_vectors import normalize_word
 from bioner.text import Tokenizer
 
@@ -78,16 +78,22 @@ class UnlabeledSource:
         return sorted(self.path.glob("*.txt.gz")) if self.path.is_dir() else []
 
     def lines(self) -> Iterator[str]:
-        """Raw document lines (no tokenization): cheap to skip through."""
+        """Raw document lines (no tokenization): cheap to skip through.
+
+        Bytes that are not UTF-8, a damaged gzip file and a file without a single document
+        are errors naming the file (and line): pretraining on replacement characters, or on
+        less text than the user gave, would go unnoticed.
+        """
         for file in self.files():
-            try:
-                with gzip.open(file, "rt", encoding="utf-8", errors="replace") as stream:
-                    for line in stream:
-                        line = line.strip()
-                        if line:
-                            yield line
-            except (OSError, EOFError) as error:
-                raise BionerError(f"{file}: unreadable gzip text ({error})") from None
+            documents = 0
+            with reading(file), open_input(file) as stream:
+                for line in stream:
+                    line = line.strip()
+                    if line:
+                        documents += 1
+                        yield line
+            if not documents:
+                raise InputFormatError(file, None, "no documents (the file is empty or blank)")
 
     def documents(self) -> Iterator[list[Sentence]]:
         for line in self.lines():
@@ -123,10 +129,15 @@ class TrainingSplitSource:
     def documents(self) -> Iterator[list[Sentence]]:
         from bioner.training.data import ensure_tokenized
 
+        sentences = 0
         for document in load_corpus(self.file).documents("train"):
             if not document.sentences:
                 document = ensure_tokenized([document], self.tokenizer)[0]
-            yield [s.words for s in document.sentences if s.tokens]
+            words = [s.words for s in document.sentences if s.tokens]
+            sentences += len(words)
+            yield words
+        if not sentences:  # an empty split must not vanish silently from the text
+            raise InputFormatError(self.file, None, "no sentences in the training split")
 
 
 def _has_split_files(folder: Path) -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 
 from bioner.data.atomic import atomic_write
 from bioner.errors import BionerError
+from bioner.pretraining.options import check_option
 from bioner.pretraining.text_source import TextSource, TokenStream, write_sentences
 
 DEFAULT_PROBES = ("cancer", "BRCA1", "protein", "insulin", "aspirin")
@@ -48,6 +49,20 @@ class Word2VecSettings:
     max_tokens: int | None = None
     binary: bool = False
     probes: Sequence[str] = field(default_factory=lambda: list(DEFAULT_PROBES))
+
+    def __post_init__(self) -> None:
+        """Refuse nonsense before the text is read: gensim would train nothing with no
+        workers and fail with a traceback on a negative seed."""
+        for option, value in (
+            ("--dim", self.dim),
+            ("--window", self.window),
+            ("--min-count", self.min_count),
+            ("--epochs", self.epochs),
+            ("--workers", self.workers),
+            ("--max-tokens", self.max_tokens),
+        ):
+            check_option(option, value, 1)
+        check_option("--seed", self.seed, 0, maximum=2**32 - 1)
 
 
 def metadata_path(output: Path) -> Path:
@@ -83,8 +98,11 @@ def train_word2vec(
     from gensim.models.callbacks import CallbackAny2Vec
 
     output = Path(output)
-    if settings.dim < 1 or settings.window < 1 or settings.epochs < 1 or settings.min_count < 1:
-        raise BionerError("dim, window, epochs and min-count must be positive")
+    for path in (output, metadata_path(output)):  # refused now, not after hours of training
+        if path.is_dir():
+            raise BionerError(f"{path} is a folder; give a file name to write")
+        if path.exists():
+            raise BionerError(f"{path} exists; refusing to overwrite it")
     output.parent.mkdir(parents=True, exist_ok=True)
     stream = TokenStream(
         sources,
@@ -124,7 +142,6 @@ def train_word2vec(
 
         started = time.perf_counter()
         model = Word2Vec(
-            corpus_file=str(tokens_path),
             vector_size=settings.dim,
             window=settings.window,
             min_count=settings.min_count,
@@ -134,6 +151,19 @@ def train_word2vec(
             workers=settings.workers,
             epochs=settings.epochs,
             seed=settings.seed,
+        )
+        # What `Word2Vec(corpus_file=...)` does, split so that an empty vocabulary is a
+        # clear error instead of gensim's RuntimeError from `train`.
+        model.build_vocab(corpus_file=str(tokens_path))
+        if len(model.wv) == 0:
+            raise BionerError(
+                f"no word occurs {settings.min_count} times in {total} tokens; lower --min-count"
+            )
+        model.train(
+            corpus_file=str(tokens_path),
+            total_examples=model.corpus_count,
+            total_words=model.corpus_total_words,
+            epochs=model.epochs,
             callbacks=[_Epochs()],
         )
         train_seconds = time.perf_counter() - started
@@ -141,10 +171,6 @@ def train_word2vec(
         if not keep_tokens:
             tokens_path.unlink(missing_ok=True)
     vectors = model.wv
-    if len(vectors) == 0:
-        raise BionerError(
-            f"no word occurs {settings.min_count} times in {total} tokens; lower --min-count"
-        )
     # gensim writes to a path, so the atomic write is done here: temp file + rename.
     partial = output.with_name(f".{output.name}.partial")
     try:
