@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from bioner.errors import BionerError
 from bioner.pretraining.charlm import (
+    READING_STAGE,
     CharLM,
     CharLMSpec,
     CharLMTrainingConfig,
@@ -308,3 +309,22 @@ def test_pretrain_charlm_prepares_text_once_and_trains_from_it(tmp_path: Path) -
     assert refused(result, "train.txt.xz: missing")
     result = CliRunner().invoke(app, [*train, "--sources", str(folder)])
     assert refused(result, "without --prepare/--sources")
+
+
+def test_reading_and_compressing_text_report_progress(tmp_path: Path) -> None:
+    """The long steps before training (reading sources, xz-compressing the splits) report
+    progress, ending at the training characters read and at all three splits."""
+    calls: list[tuple[str, int, int | None]] = []
+    splits = prepare_text(
+        [("toy", toy_documents(600), None)],
+        5_000,
+        heldout_chars=1000,
+        heldout_fraction=0.1,
+        progress=lambda stage, done, total: calls.append((stage, done, total)),
+    )
+    reading = [call for call in calls if call[0] == READING_STAGE]
+    assert len(reading) >= 2 and reading[-1] == (READING_STAGE, len(splits.train), 5_000)
+    assert [done for _, done, _ in reading] == sorted(done for _, done, _ in reading)
+    calls.clear()
+    write_text_splits(splits, tmp_path / "text", lambda *call: calls.append(call))
+    assert calls[-1] == ("compressing splits", 3, 3) and len(calls) == 4

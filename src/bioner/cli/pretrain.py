@@ -9,25 +9,15 @@ Sources default to the staged unlabeled text plus every corpus's *training* spli
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from bioner.cli.pretrain_charlm import charlm_command
 from bioner.errors import BionerError
+from bioner.pretraining.progress import progress_bars
 
 if TYPE_CHECKING:
     from bioner.pretraining.bilm import BiLMSettings
@@ -43,29 +33,6 @@ SOURCES_HELP = (
     "repeat for several. Default: the cased folders of $BIONER_SHARED/unlabeled (plus "
     "SumPubMed with --lowercase) and every corpus training split in $BIONER_SHARED/corpora."
 )
-
-
-@contextmanager
-def progress_callback(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
-    """A `progress(stage, done, total)` function drawing one rich bar per stage."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-        transient=False,
-    ) as bars:
-        tasks: dict[str, TaskID] = {}
-
-        def update(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(stage, total=total)
-            bars.update(tasks[stage], completed=done, total=total)
-
-        yield update
 
 
 def _sources(specs: list[str], *, lowercase: bool, training_splits: bool = True):
@@ -122,7 +89,7 @@ def word2vec_command(
     )
     chosen = _sources(sources, lowercase=lowercase)
     console.print(f"sources: {', '.join(s.name for s in chosen)}")
-    with progress_callback(not quiet) as progress:
+    with progress_bars(not quiet, console) as progress:
         report = train_word2vec(
             chosen, output, settings, progress=progress, keep_tokens=keep_tokens
         )
@@ -195,7 +162,7 @@ def bilm_command(
     chosen = [] if resume else _sources(sources, lowercase=word.lowercase)
     if chosen:
         console.print(f"sources: {', '.join(s.name for s in chosen)}")
-    with progress_callback(not quiet) as progress:
+    with progress_bars(not quiet, console) as progress:
         trainer = BiLMTrainer(
             experiment, output, settings, chosen, progress=progress, log=console.print
         )

@@ -58,7 +58,7 @@ def charlm_command(
         None, help="Train on text written by --prepare instead of reading --sources."
     ),
     resume: bool = typer.Option(False, help="Continue the run in OUTPUT from its checkpoint."),
-    quiet: bool = typer.Option(False, help="No progress bar."),
+    quiet: bool = typer.Option(False, help="No progress bars."),
 ) -> None:
     """Train a character-level LSTM LM; writes OUTPUT/metrics.json with held-out BPC."""
     from bioner.pretraining.charlm import (
@@ -69,6 +69,7 @@ def charlm_command(
         train_charlm,
         write_text_splits,
     )
+    from bioner.pretraining.progress import progress_bars
     from bioner.training.config import format_validation_error
 
     if output.exists() and not output.is_dir():
@@ -112,8 +113,9 @@ def charlm_command(
         if any(path.exists() for path in taken):
             raise BionerError(f"{output} holds prepared text already; choose another folder")
         console.print(f"reading {', '.join(sources)} → {output}")
-        splits = read_training_text(config)
-        write_text_splits(splits, output)
+        with progress_bars(not quiet, console) as progress:
+            splits = read_training_text(config, progress)
+            write_text_splits(splits, output, progress)
         stats = splits.stats
         console.print(
             f"{stats['train_chars']:,} training characters, {stats['valid_chars']:,} + "
