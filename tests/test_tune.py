@@ -214,3 +214,25 @@ def test_a_storage_that_is_not_sqlite_is_refused_before_any_trial(tmp_path: Path
     result = CliRunner().invoke(app.app, [*args, "--storage", str(tmp_path / "s"), "-o", notes])
     assert isinstance(result.exception, BionerError)
     assert "--output must be a folder" in str(result.exception)
+
+
+def test_a_killed_trial_is_queued_again_and_its_run_folder_removed(tmp_path: Path) -> None:
+    """A trial left RUNNING (its process was killed) becomes FAIL, its parameters are queued
+    for the next run, and its half-trained folder does not stay behind."""
+    from optuna.trial import TrialState
+
+    from bioner.experiments.tune import _recover_interrupted
+
+    study = optuna.create_study(
+        storage=f"sqlite:///{tmp_path / 'study.sqlite'}", direction="maximize"
+    )
+    killed = study.ask()
+    killed.suggest_float("training.learning_rate", 1e-4, 1e-2)
+    leftover = tmp_path / "trials" / f"trial-{killed.number}"
+    (leftover / "checkpoint").mkdir(parents=True)
+    _recover_interrupted(study, tmp_path / "trials")
+    assert not leftover.exists()
+    trials = study.get_trials(deepcopy=False)
+    assert trials[0].state is TrialState.FAIL
+    assert trials[1].state is TrialState.WAITING
+    assert trials[1].system_attrs["fixed_params"] == trials[0].params

@@ -276,13 +276,15 @@ def _check_same_settings(study: Any, settings: TuneSettings, fingerprint: dict[s
         )
 
 
-def _recover_interrupted(study: Any) -> None:
-    """Trials left RUNNING by a killed process: mark failed, queue their parameters again."""
+def _recover_interrupted(study: Any, trials: Path) -> None:
+    """Trials left RUNNING by a killed process: mark failed, queue their parameters again,
+    and delete their half-trained run folders under `trials` (a killed process could not)."""
     from optuna.trial import TrialState
 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study.enqueue_trial(trial.params)
+        shutil.rmtree(trials / f"trial-{trial.number}", ignore_errors=True)
 
 
 class _Stopped(BaseException):
@@ -344,7 +346,7 @@ def run_study(
         ),
     )
     _check_same_settings(study, settings, _fingerprint(settings, space))
-    _recover_interrupted(study)
+    _recover_interrupted(study, settings.output / "trials")
 
     def objective(trial: optuna.Trial) -> float:
         try:
