@@ -26,13 +26,16 @@ import torch
 from bioner.config import ExperimentConfig
 from bioner.data.document import Document
 from bioner.errors import BionerError
+from bioner.models.registry import resolve_model_path
 from bioner.models.tagger import TaggerModel
 from bioner.pretraining.bilm import DIRECTIONS, MARKER, Direction
-from bioner.tagger import Tagger
+from bioner.tagger import FILES, Tagger
 
 
 def pretrained_model_dir(path: str | Path) -> Path:
-    """The model directory to copy from: `<run>/model` for a BiLM run, else `path` itself."""
+    """The model directory to copy from: `<run>/model` for a BiLM run, else `path` itself
+    (a trained tagger's folder or a bundled model's name). Anything else — a file, a
+    character LM, a missing path — is refused here, before any training starts."""
     path = Path(path)
     if (path / MARKER).is_file():
         model = path / "model"
@@ -42,6 +45,15 @@ def pretrained_model_dir(path: str | Path) -> Path:
                 "held-out evaluation)"
             )
         return model
+    if path.is_file():
+        raise BionerError(f"{path}: a file; expected a BiLM run or a trained tagger's folder")
+    model = resolve_model_path(path)
+    missing = [name for name in FILES if not (model / name).is_file()]
+    if missing:
+        raise BionerError(
+            f"{path}: neither a BiLM run ({MARKER}) nor a trained tagger "
+            f"(missing {', '.join(missing)})"
+        )
     return path
 
 
@@ -112,7 +124,7 @@ def _trained_directions(model_dir: Path) -> str | None:
     try:
         meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    if meta.get("kind") != "bilm":
+        return None  # Tagger.load reports the damaged file
+    if not isinstance(meta, dict) or meta.get("kind") != "bilm":
         return None
     return meta.get("directions", "both")

@@ -57,6 +57,7 @@ from bioner.training.checkpoints import (
     cpu_state_dict,
     load_checkpoint,
     save_checkpoint,
+    state_dict_misfit,
 )
 from bioner.training.config import format_validation_error
 from bioner.training.metrics_log import MetricsLog
@@ -235,14 +236,22 @@ def resolve_charlm_path(name_or_path: str | Path) -> Path:
 
 
 def charlm_from_parts(spec: dict[str, Any] | CharLMSpec, chars: Sequence[str]) -> LoadedCharLM:
-    """An LM with fresh weights from a stored spec and character list (weights load later)."""
+    """An LM with fresh weights from a stored spec and character list (weights load later).
+
+    Both come from a file (LM metadata, a tagger's vocab.json), so a wrong type is a
+    BionerError, not a TypeError from inside the vocabulary."""
     try:
         parsed = spec if isinstance(spec, CharLMSpec) else CharLMSpec.model_validate(spec)
     except ValidationError as error:
         raise BionerError(
             format_validation_error(error, "character LM spec", model=CharLMSpec)
         ) from None
-    vocabulary = CharVocabulary.from_json(chars)
+    if not isinstance(chars, list) or not all(isinstance(char, str) for char in chars):
+        raise BionerError("the character LM's characters must be a JSON list of strings")
+    try:
+        vocabulary = CharVocabulary.from_json(chars)
+    except ValueError as error:
+        raise BionerError(f"the character LM's characters are damaged ({error})") from None
     if len(vocabulary) != parsed.num_chars:
         raise BionerError(
             f"character LM spec says {parsed.num_chars} characters, its vocabulary has "
@@ -270,11 +279,16 @@ def load_charlm(name_or_path: str | Path) -> LoadedCharLM:
         info = json.loads(metadata.get("info", "{}"))
     except (KeyError, ValueError) as error:
         raise BionerError(f"{path}: damaged character LM metadata ({error})") from None
-    loaded = charlm_from_parts(spec, chars)
+    if not isinstance(info, dict):
+        raise BionerError(f"{path}: damaged character LM metadata ('info' is not an object)")
     try:
-        loaded.lm.load_state_dict(tensors, strict=True)
-    except RuntimeError as error:
-        raise BionerError(f"{path}: weights do not fit the stored architecture ({error})") from None
+        loaded = charlm_from_parts(spec, chars)
+    except BionerError as error:  # name the file the spec and characters came from
+        raise BionerError(f"{path}: {error}") from None
+    misfit = state_dict_misfit(loaded.lm, tensors)
+    if misfit is not None:
+        raise BionerError(f"{path}: weights do not fit the stored architecture: {misfit}")
+    loaded.lm.load_state_dict(tensors, strict=True)
     loaded.lm.eval()
     loaded.metadata = info
     return loaded

@@ -169,6 +169,15 @@ def _read_json(path: Path) -> Any:
         raise BionerError(f"{path}: unreadable checkpoint file ({error})") from error
 
 
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file of the checkpoint; a missing or damaged one is named as such, not
+    reported as weights that do not fit."""
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise BionerError(f"{path}: unreadable checkpoint file ({error})") from None
+
+
 def _complete(folder: Path) -> bool:
     return (folder / MARKER).is_file()
 
@@ -192,6 +201,25 @@ def cpu_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     view; safetensors refuses such shared storage (`save_model` does too), so every tensor is
     copied out on its own. Every safetensors writer of model weights goes through here."""
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+def state_dict_misfit(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> str | None:
+    """Why `state` cannot be loaded into `module` (missing, unexpected, mis-shaped or
+    mis-typed tensors, the first three) on one line; None when it fits. torch's own
+    `load_state_dict` error spans many lines and casts a wrong dtype silently."""
+    expected = module.state_dict()
+    problems = [f"missing {name}" for name in expected if name not in state]
+    problems += [f"unexpected {name}" for name in state if name not in expected]
+    for name, tensor in expected.items():
+        found = state.get(name)
+        if found is not None and found.shape != tensor.shape:
+            problems.append(f"{name} is {list(found.shape)}, expected {list(tensor.shape)}")
+        elif found is not None and found.dtype != tensor.dtype:
+            problems.append(f"{name} is {found.dtype}, expected {tensor.dtype}")
+    if not problems:
+        return None
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "; ".join(problems[:3]) + more
 
 
 def save_checkpoint(
@@ -276,26 +304,32 @@ def load_checkpoint(
             f"{folder}: checkpoint format version {marker.get('version')} is not supported "
             f"(this bioner reads version {VERSION})"
         )
-    try:
-        model.load_state_dict(load_file(str(folder / MODEL_FILE)), strict=True)
-    except (RuntimeError, SafetensorError, OSError) as error:
-        raise BionerError(f"{folder}: weights do not fit this model ({error})") from error
+    weights = _read_tensors(folder / MODEL_FILE)
+    misfit = state_dict_misfit(model, weights)
+    if misfit is not None:
+        raise BionerError(f"{folder / MODEL_FILE}: weights do not fit this model: {misfit}")
+    model.load_state_dict(weights, strict=True)
     if optimizer is not None:
         if not marker.get("optimizer"):
             raise BionerError(f"{folder}: checkpoint has no optimizer state")
-        try:
-            tensors = load_file(str(folder / OPTIMIZER_TENSORS))
-            state = _internalize(_read_json(folder / OPTIMIZER_JSON), tensors)
+        tensors = _read_tensors(folder / OPTIMIZER_TENSORS)
+        plain = _read_json(folder / OPTIMIZER_JSON)
+        try:  # a damaged optimizer.json can hold anything JSON can
+            state = _internalize(plain, tensors)
+            if not isinstance(state, dict):
+                raise TypeError(f"expected a JSON object, got {type(state).__name__}")
             optimizer.load_state_dict(state)
-        except (ValueError, KeyError, SafetensorError, OSError) as error:
+        except (ValueError, KeyError, TypeError) as error:
             raise BionerError(
                 f"{folder}: optimizer state does not fit this optimizer ({error})"
-            ) from error
+            ) from None
     if restore_rng:
+        tensors = _read_tensors(folder / RNG_TENSORS)
+        plain = _read_json(folder / RNG_JSON)
         try:
-            _restore_rng(load_file(str(folder / RNG_TENSORS)), _read_json(folder / RNG_JSON))
-        except (ValueError, KeyError, TypeError, SafetensorError, OSError) as error:
-            raise BionerError(f"{folder}: unreadable random-generator state ({error})") from error
+            _restore_rng(tensors, plain)
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:
+            raise BionerError(f"{folder}: unreadable random-generator state ({error})") from None
     return _trainer_state(folder)
 
 

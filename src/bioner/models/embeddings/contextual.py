@@ -95,8 +95,17 @@ class ContextualStringEmbedding(nn.Module):
     def from_paths(
         cls, forward: str | Path, backward: str | Path, *, fine_tune: bool = False
     ) -> ContextualStringEmbedding:
-        """From LM files written by `bioner pretrain charlm` (or bundled LM names)."""
-        return cls(load_charlm(forward), load_charlm(backward), fine_tune=fine_tune)
+        """From LM files written by `bioner pretrain charlm` (or bundled LM names).
+
+        An LM given for the wrong direction is reported with its path (`__init__` cannot
+        name it)."""
+        loaded = {"forward": load_charlm(forward), "backward": load_charlm(backward)}
+        for (role, lm), path in zip(loaded.items(), (forward, backward), strict=True):
+            if lm.lm.spec.direction != role:
+                raise BionerError(
+                    f"{path}: a {lm.lm.spec.direction} character LM, given as the {role} one"
+                )
+        return cls(loaded["forward"], loaded["backward"], fine_tune=fine_tune)
 
     def specs(self) -> dict[str, Any]:
         """Architecture and characters of both LMs: with the weights (in the tagger's

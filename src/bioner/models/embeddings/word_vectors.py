@@ -5,11 +5,15 @@ Lyu: several sources, frozen vs fine-tuned) into the rows of the model's word vo
 Files are read with gensim's ``KeyedVectors.load_word2vec_format`` (``no_header=True`` for
 GloVe). gensim does not check text files line by line (a short line is silently broadcast),
 so text files get a cheap structural pass first and a malformed file is reported as
-`InputFormatError(path, line, problem)`, never a traceback.
+`InputFormatError(path, line, problem)`, never a traceback. gensim also keeps NaN and
+infinite values and turns a repeated word into a `None` key with a zero row, so the loaded
+vectors are checked for both; binary files, which have no lines, name the vector instead.
+Words must be UTF-8: a replaced byte would silently never match a vocabulary word.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import re
@@ -23,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from bioner.data.formats.textio import READ_ERRORS, read_failure, reading
 from bioner.errors import BionerError, InputFormatError
 
 VectorFormat = Literal["auto", "word2vec-text", "word2vec-binary", "glove"]
@@ -64,9 +69,11 @@ def _header(line: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _is_vector_line(line: bytes, dim: int) -> bool:
-    fields = line.rstrip().split(b" ")
-    if len(fields) != dim + 1:
+def _is_vector_line(line: bytes) -> bool:
+    """A word and numbers: any count of them, so that a text file whose rows disagree with
+    its header is still read as text and the row is reported, not the whole file as binary."""
+    fields = line.split()
+    if len(fields) < 2:
         return False
     try:
         for value in fields[1:]:
@@ -84,9 +91,9 @@ def detect_format(path: str | Path) -> VectorFormat:
         header = _header(first)
         if header is None:
             return "word2vec-binary" if path.suffix == ".bin" and first else "glove"
-        # A text file's second line is a word and `dim` numbers; a binary one has raw bytes.
+        # A text file's second line is a word and numbers; a binary one has raw bytes.
         second = fh.readline(64 + 32 * header[1])
-    return "word2vec-text" if _is_vector_line(second, header[1]) else "word2vec-binary"
+    return "word2vec-text" if _is_vector_line(second) else "word2vec-binary"
 
 
 def _text_lines(path: Path) -> Iterator[bytes]:
@@ -106,11 +113,17 @@ def _check_text(path: Path, has_header: bool, limit: int | None) -> None:
         if header is None:
             raise InputFormatError(path, 1, "expected a word2vec header '<count> <dimension>'")
         expected_count, dim = header
+        if dim < 1:
+            raise InputFormatError(path, 1, "the header announces vectors of dimension 0")
         offset = 2
     wanted = expected_count if limit is None else min(limit, expected_count or limit)
     count = 0
     for number, raw in enumerate(lines, start=offset):
         if wanted is not None and count >= wanted:
+            if count == expected_count and raw.strip():  # gensim would drop the rest unread
+                raise InputFormatError(
+                    path, number, f"more vectors than the {expected_count} the header announces"
+                )
             break
         fields = raw.rstrip().split(b" ")
         if fields == [b""]:
@@ -151,6 +164,67 @@ def _locate_bad_value(path: Path, has_header: bool) -> tuple[int, str] | None:
     return None
 
 
+def _binary_words(path: Path) -> Iterator[bytes]:
+    """The words of a binary file, in order (error path only: locates a bad word)."""
+    with _open_binary(path) as fh:
+        count, dim = _header(fh.readline(1 << 16)) or (0, 0)
+        for _ in range(count):
+            word = bytearray()
+            while (byte := fh.read(1)) not in (b" ", b""):
+                word += byte
+            yield bytes(word).lstrip(b"\n")  # as gensim reads it
+            fh.read(4 * dim)
+
+
+def _first_row_line(fmt: str) -> int:
+    """The line of a text file's first vector (one vector per line; blank lines are refused)."""
+    return 2 if fmt == "word2vec-text" else 1
+
+
+def _rows(path: Path, fmt: str) -> Iterator[tuple[int | None, int, bytes]]:
+    """(line or None for binary, 1-based vector number, word) of each vector, in order."""
+    if fmt == "word2vec-binary":
+        for number, word in enumerate(_binary_words(path), start=1):
+            yield None, number, word
+        return
+    offset = _first_row_line(fmt)
+    lines = _text_lines(path)
+    if offset == 2:
+        next(lines, None)
+    for number, raw in enumerate(lines, start=1):
+        yield number + offset - 1, number, raw.rstrip().split(b" ")[0]
+
+
+def _at(path: Path, line: int | None, number: int, problem: str) -> InputFormatError:
+    """An error at a text file's line, or at a binary file's vector (it has no lines)."""
+    if line is not None:
+        return InputFormatError(path, line, problem)
+    return InputFormatError(path, None, f"vector {number}: {problem}")
+
+
+def _duplicate(path: Path, fmt: str) -> InputFormatError:
+    """The error for the first word that comes twice (gensim keeps only the first)."""
+    first: dict[bytes, str] = {}
+    for line, number, word in _rows(path, fmt):
+        if word in first:
+            shown = word.decode("utf-8", "replace")
+            problem = f"the word {shown!r} comes again (first at {first[word]})"
+            return _at(path, line, number, problem)
+        first[word] = f"line {line}" if line is not None else f"vector {number}"
+    return InputFormatError(path, None, "a word comes more than once")
+
+
+def _binary_undecodable(path: Path, error: UnicodeDecodeError) -> InputFormatError:
+    """The error for a binary file's first word that is not UTF-8."""
+    problem = f"the word is not valid UTF-8 ({error.reason})"
+    for line, number, word in _rows(path, "word2vec-binary"):
+        try:
+            word.decode("utf-8")
+        except UnicodeDecodeError:
+            return _at(path, line, number, problem)
+    return InputFormatError(path, None, problem)
+
+
 def load_word_vectors(
     path: str | Path,
     *,
@@ -173,33 +247,56 @@ def load_word_vectors(
         raise InputFormatError(path, None, "word-vector file not found")
     if limit is not None and limit < 1:
         raise BionerError(f"limit must be a positive number of vectors, got {limit}")
-    fmt = detect_format(path) if format == "auto" else format
-    binary = fmt == "word2vec-binary"
-    if binary:
-        with _open_binary(path) as fh:
-            if _header(fh.readline(1 << 16)) is None:
+    with reading(path):  # a bad or truncated .gz, an unreadable file
+        fmt = detect_format(path) if format == "auto" else format
+        binary = fmt == "word2vec-binary"
+        if binary:
+            with _open_binary(path) as fh:
+                header = _header(fh.readline(1 << 16))
+            if header is None:
                 raise InputFormatError(path, 1, "expected a word2vec header '<count> <dimension>'")
-    else:
-        _check_text(path, has_header=fmt == "word2vec-text", limit=limit)
+            if header[1] < 1:
+                raise InputFormatError(path, 1, "the header announces vectors of dimension 0")
+        else:
+            _check_text(path, has_header=fmt == "word2vec-text", limit=limit)
     try:
-        kv = KeyedVectors.load_word2vec_format(
-            str(path),
-            binary=binary,
-            no_header=fmt == "glove",
-            limit=limit,
-            unicode_errors="replace",
-        )
+        # Text: `reading` names the line of the first byte that is not UTF-8.
+        with contextlib.nullcontext() if binary else reading(path):
+            kv = KeyedVectors.load_word2vec_format(
+                str(path),
+                binary=binary,
+                no_header=fmt == "glove",
+                limit=limit,
+                unicode_errors="strict",
+            )
     except EOFError as exc:
         raise InputFormatError(
             path, None, "the file ends before the number of vectors its header announces"
         ) from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise _binary_undecodable(path, exc) from None
+    except ValueError as exc:
         located = None if binary else _locate_bad_value(path, fmt == "word2vec-text")
         if located is not None:
             raise InputFormatError(path, located[0], located[1]) from exc
         raise InputFormatError(path, None, f"not a valid {fmt} file ({exc})") from exc
+    except READ_ERRORS as exc:
+        raise InputFormatError(path, None, read_failure(exc)) from None
     words = list(kv.index_to_key)
+    if len(kv.key_to_index) != len(words):  # gensim left a None key for each repeat
+        raise _duplicate(path, fmt)
     vectors = np.asarray(kv.vectors, dtype=np.float32)
+    # A float64 row sum cannot overflow from float32 values but keeps any NaN or infinity,
+    # and needs one number per row instead of a boolean copy of the whole matrix.
+    finite = np.isfinite(vectors.sum(axis=1, dtype=np.float64))
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise _at(
+            path,
+            None if binary else row + _first_row_line(fmt),
+            row + 1,
+            f"the vector of {words[row]!r} holds NaN, infinity or a number too large for float32",
+        )
     if vocabulary is not None:
         keep = [i for i, w in enumerate(words) if w in vocabulary]
         words = [words[i] for i in keep]
