@@ -151,7 +151,7 @@ def _extra_tag(vocab: dict) -> dict:
         ),
         (
             lambda m: _damage(m, "config.json", _wider_encoder),
-            r"weights\.safetensors: .*the config",
+            r"weights\.safetensors: the weights do not fit config\.json",
         ),
         (lambda m: _damage(m, "vocab.json", lambda v: [v]), r"vocab\.json: expected a JSON object"),
         (lambda m: _damage(m, "vocab.json", lambda v: {**v, "words": 5}), r"vocab\.json: 'words'"),
@@ -163,7 +163,7 @@ def _extra_tag(vocab: dict) -> dict:
             lambda m: _damage(m, "vocab.json", lambda v: {**v, "tags": {"default": ["B-Gene"]}}),
             r"vocab\.json: tags of head 'default'",
         ),
-        (lambda m: _damage(m, "vocab.json", _extra_tag), r"weights\.safetensors: .*needs \[\d+"),
+        (lambda m: _damage(m, "vocab.json", _extra_tag), r"weights\.safetensors: .*expected \[\d+"),
         (lambda m: _damage(m, "meta.json", lambda v: [v]), r"meta\.json: expected a JSON object"),
         (lambda m: (m / "vocab.json").write_bytes(b"\xff{}"), r"vocab\.json: not valid UTF-8"),
         (

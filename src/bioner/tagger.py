@@ -450,21 +450,13 @@ def _vocabularies(
 
 
 def _check_weights(model: TaggerModel, state: Mapping[str, Tensor], path: Path) -> None:
-    """Weights must hold exactly the model's tensors, in its shapes; name the first misfits."""
-    expected = model.state_dict()
-    problems = [f"missing {name}" for name in expected if name not in state]
-    problems += [f"unexpected {name}" for name in state if name not in expected]
-    problems += [
-        f"{name} is {list(state[name].shape)}, the config needs {list(tensor.shape)}"
-        for name, tensor in expected.items()
-        if name in state and state[name].shape != tensor.shape
-    ]
-    if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise BionerError(
-            f"{path}: the weights do not fit config.json and vocab.json: "
-            f"{'; '.join(problems[:3])}{more}"
-        )
+    """Weights must hold exactly the model's tensors, in its shapes and dtypes; name the
+    first misfits."""
+    from bioner.training.checkpoints import state_dict_misfit
+
+    problem = state_dict_misfit(model, dict(state))
+    if problem is not None:
+        raise BionerError(f"{path}: the weights do not fit config.json and vocab.json: {problem}")
 
 
 def _decoded_chunks(
