@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
 import re
 import signal
 import subprocess
@@ -509,6 +510,86 @@ def test_killed_driver_leaves_no_workers_or_partial_output(
     if signal_number == signal.SIGTERM:
         assert driver.returncode == 143
         assert not list(tmp_path.glob(".out.jsonl*")), "a temporary output was left behind"
+
+
+def _driver_with_workers(
+    tiny_model: Path, tmp_path: Path, **popen: object
+) -> tuple[subprocess.Popen, set[int], set[int]]:
+    """`annotate --workers 2` on long lines, once both workers run: (driver, workers, all).
+
+    Each batch is ~200 kB, far more than a pipe holds, so tasks wait in the driver's queue.
+    """
+    source = tmp_path / "long.txt"
+    source.write_text(("BRCA1 and asthma in the patients with melanoma " * 40 + "\n") * 5_000)
+    output = tmp_path / "out.jsonl"
+    command = ["-m", str(tiny_model), str(source), "--lines", "--workers", "2", "-o", str(output)]
+    driver = subprocess.Popen(
+        [sys.executable, "-c", "from bioner.cli.app import main; main()", "annotate", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,  # type: ignore[call-overload]
+    )
+    workers: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(workers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        for pid in _descendants(driver.pid):  # workers: what the driver's forkserver forked
+            try:
+                parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                if (
+                    parent == driver.pid
+                    and b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                ):
+                    workers = _descendants(pid)
+            except OSError:
+                continue
+    assert len(workers) == 2, "the workers never started"
+    return driver, workers, _descendants(driver.pid)
+
+
+def _finished(driver: subprocess.Popen, seconds: float) -> str:
+    """The driver's stderr once it exits; a driver still running after `seconds` hangs."""
+    try:
+        return driver.communicate(timeout=seconds)[1]
+    except subprocess.TimeoutExpired:
+        driver.kill()
+        driver.communicate()
+        pytest.fail(f"the driver was still running {seconds} s later")
+
+
+def test_killed_workers_end_the_run_with_an_error_not_a_hang(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """Workers killed (OOM killer, kill -9): the driver printed its error and then hung at exit,
+    waiting to write its queued tasks into a pipe that nobody read any more."""
+    driver, workers, children = _driver_with_workers(tiny_model, tmp_path)
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    stderr = _finished(driver, 30)
+    assert driver.returncode == 2, stderr
+    assert "error: an annotation worker stopped unexpectedly (exit code -9)" in stderr
+    assert "Traceback" not in stderr
+    deadline = time.monotonic() + 30
+    while not _gone(children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _gone(children)
+    assert not list(tmp_path.glob("*out.jsonl*")), "an output was left behind"
+
+
+def test_ctrl_c_stops_the_workers_quietly_and_at_once(tiny_model: Path, tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: each worker printed a KeyboardInterrupt
+    traceback and died, and the driver then hung at exit like above."""
+    driver, _, children = _driver_with_workers(tiny_model, tmp_path, start_new_session=True)
+    os.killpg(driver.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    stderr = _finished(driver, 30)
+    assert driver.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    deadline = time.monotonic() + 30
+    while not _gone(children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _gone(children), "worker processes outlived their driver"
+    assert not list(tmp_path.glob("*out.jsonl*")), "an output was left behind"
 
 
 def test_tokenizer_defaults_to_the_models_own(tiny_model: Path, tmp_path: Path) -> None:

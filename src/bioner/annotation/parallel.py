@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import queue
+import signal
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -76,6 +77,9 @@ def _worker(
     driver: int,
 ) -> None:
     """Worker loop: load the model, then tag JSON task batches until a None arrives."""
+    # Ctrl-C reaches the whole process group; the driver alone decides when workers stop
+    # (a KeyboardInterrupt here printed a traceback per worker and left the driver waiting).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import torch
 
@@ -125,6 +129,10 @@ def annotate_parallel(
     context.set_forkserver_preload(["bioner.tagger", "bioner.training.data"])
     limit = 2 * workers
     tasks = context.Queue(maxsize=limit)
+    # At exit a queue waits until its buffered tasks are written to the pipe; once the workers
+    # are gone (killed, or stopped after an error) nobody reads it, and that wait never ended.
+    # A normal run has handed every task over by then, so nothing is lost by not waiting.
+    tasks.cancel_join_thread()
     results = context.Queue(maxsize=limit)
     processes = [
         context.Process(
@@ -139,6 +147,7 @@ def annotate_parallel(
     pending: dict[int, list[Document]] = {}
     finished: dict[int, list[dict[str, Any]]] = {}
     next_out = 0
+    completed = False
 
     def receive(block: bool) -> None:
         while True:
@@ -181,14 +190,21 @@ def annotate_parallel(
         while pending:
             receive(block=True)
             yield from ready()
+        completed = True
     finally:
-        _stop(processes, tasks)
+        _stop(processes, tasks, graceful=completed)
 
 
-def _stop(processes: list[Any], tasks: Any) -> None:
-    """Ask every worker to finish, then make sure none is left running."""
+def _stop(processes: list[Any], tasks: Any, *, graceful: bool) -> None:
+    """Ask every worker to finish, then make sure none is left running.
+
+    After an error or an interrupt (not `graceful`) the workers' batches are of no use, so they
+    are terminated at once instead of being waited for (seconds per worker on a large batch).
+    """
     for process in processes:
-        if process.is_alive():
+        if not graceful:
+            process.terminate()
+        elif process.is_alive():
             try:
                 tasks.put(None, timeout=_POLL_SECONDS)
             except queue.Full:

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
+import socket
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,8 @@ from bioner.errors import BionerError
 
 #: Per Ray worker process: (model fingerprint, tokenizer, rule sets) → (tagger, tokenizer).
 _LOADED: dict[tuple[str, str, tuple[str, ...] | None], Any] = {}
+#: How long a `host:port` given with --ray-address may take to accept a connection.
+_CONNECT_SECONDS = 10.0
 
 
 def model_payload(model: str) -> tuple[str, dict[str, bytes]]:
@@ -87,6 +92,25 @@ def _tag_block(
     return {"reply": replies}
 
 
+def _check_reachable(address: str) -> None:
+    """Fail fast when a cluster address accepts no connection.
+
+    Ray itself retries an unreachable address 20 times, half a minute each, so the command
+    sat silent for more than ten minutes. `auto` is Ray's to resolve (it fails fast).
+    """
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # a form Ray may know; let it judge
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_SECONDS):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise BionerError(f"could not reach Ray at {address}: {reason}") from None
+
+
 def _start_ray(address: str | None, workers: int) -> None:
     import ray
 
@@ -98,13 +122,20 @@ def _start_ray(address: str | None, workers: int) -> None:
         "logging_level": logging.WARNING,
     }
     if address:
+        _check_reachable(address)
         options["address"] = address
     else:
         options["num_cpus"] = workers
+    # ray.init replaces the SIGTERM handler with its own (exit status 15, a native stack dump
+    # on stderr); the command's handler is put back so that SIGTERM unwinds as documented.
+    sigterm = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(**options)
     except Exception as error:  # Ray raises bare Exception when its node cannot start
         raise BionerError(f"could not start or reach Ray ({address or 'local'}): {error}") from None
+    finally:
+        if sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, sigterm)
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-window execution plans
 
 
