@@ -481,6 +481,19 @@ def _gone(pids: set[int]) -> bool:
     return not alive
 
 
+def _annotate_with_two_workers(
+    tiny_model: Path, source: Path, output: Path, **popen: object
+) -> subprocess.Popen:
+    """`bioner annotate SOURCE --lines --workers 2 -o OUTPUT` as a process of its own."""
+    command = ["-m", str(tiny_model), str(source), "--lines", "--workers", "2", "-o", str(output)]
+    return subprocess.Popen(  # type: ignore[call-overload]
+        [sys.executable, "-c", "from bioner.cli.app import main; main()", "annotate", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        **popen,
+    )
+
+
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL])
 def test_killed_driver_leaves_no_workers_or_partial_output(
     tiny_model: Path, tmp_path: Path, signal_number: int
@@ -488,12 +501,7 @@ def test_killed_driver_leaves_no_workers_or_partial_output(
     source = tmp_path / "long.txt"
     source.write_text("BRCA1 and asthma in the patients with melanoma\n" * 200_000)
     output = tmp_path / "out.jsonl"
-    command = ["-m", str(tiny_model), str(source), "--lines", "--workers", "2", "-o", str(output)]
-    driver = subprocess.Popen(
-        [sys.executable, "-c", "from bioner.cli.app import main; main()", "annotate", *command],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    driver = _annotate_with_two_workers(tiny_model, source, output)
     children: set[int] = set()
     deadline = time.monotonic() + 120
     while len(children) < 3 and time.monotonic() < deadline:  # forkserver + 2 workers
@@ -521,14 +529,8 @@ def _driver_with_workers(
     """
     source = tmp_path / "long.txt"
     source.write_text(("BRCA1 and asthma in the patients with melanoma " * 40 + "\n") * 5_000)
-    output = tmp_path / "out.jsonl"
-    command = ["-m", str(tiny_model), str(source), "--lines", "--workers", "2", "-o", str(output)]
-    driver = subprocess.Popen(
-        [sys.executable, "-c", "from bioner.cli.app import main; main()", "annotate", *command],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,  # type: ignore[call-overload]
+    driver = _annotate_with_two_workers(
+        tiny_model, source, tmp_path / "out.jsonl", text=True, **popen
     )
     workers: set[int] = set()
     deadline = time.monotonic() + 120
