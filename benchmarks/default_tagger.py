@@ -74,20 +74,29 @@ RULE_CANDIDATES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def head_splits(head: str, corpus: Path, data: Any) -> dict[str, list[Any]]:
-    """The dev and test documents of one head's corpus, split and tokenized as in training."""
+def trained_splits(tagger: Any, head: str) -> Any:
+    """One head's corpus (staged under SHARED) split and tokenized as the model trained on it."""
     from bioner.config import DataConfig
-    from bioner.data.formats import read_documents
-    from bioner.data.regroup import regroup
     from bioner.training.data import load_splits
 
-    config = DataConfig(
-        corpus=str(corpus),
-        dev_fraction=data.dev_fraction,
-        split_seed=data.split_seed,
-        tokenizer=data.tokenizer,
+    corpus = SHARED / "corpora" / Path(tagger.meta.get("corpora", {}).get(head, head)).name
+    data = tagger.config.data
+    return load_splits(
+        DataConfig(
+            corpus=str(corpus),
+            dev_fraction=data.dev_fraction,
+            split_seed=data.split_seed,
+            tokenizer=data.tokenizer,
+        )
     )
-    splits = load_splits(config)
+
+
+def head_splits(tagger: Any, head: str) -> dict[str, list[Any]]:
+    """The dev and test documents of one head's corpus, split and tokenized as in training."""
+    from bioner.data.formats import read_documents
+    from bioner.data.regroup import regroup
+
+    splits = trained_splits(tagger, head)
     found: dict[str, list[Any]] = {}
     for split in SPLITS:
         documents = list(getattr(splits, split))
@@ -112,13 +121,11 @@ def score_model(path: str) -> dict[str, Any]:
     from bioner.tagger import Tagger
 
     tagger = Tagger.load(path)
-    corpora = tagger.meta.get("corpora", {})
     heads: dict[str, Any] = {}
     started = time.perf_counter()
     for head in tagger.tags:
-        corpus = SHARED / "corpora" / Path(corpora.get(head, head)).name
         types = set(tagger.labels([head]))
-        for split, gold in head_splits(head, corpus, tagger.config.data).items():
+        for split, gold in head_splits(tagger, head).items():
             alone = tagger.predict_documents(gold, [head])
             merged = [
                 d.with_spans([s for s in d.spans if s.label in types])
@@ -144,15 +151,13 @@ def choose_rules(path: str) -> dict[str, Any]:
 
     tagger = Tagger.load(path)
     tagger.postprocess = []
-    corpora = tagger.meta.get("corpora", {})
     heads: dict[str, Any] = {}
     for head in tagger.tags:
-        corpus = SHARED / "corpora" / Path(corpora.get(head, head)).name
         types = tagger.labels([head])
         candidates = list(RULE_CANDIDATES)
         if VARIANT_LABELS & set(types):
             candidates = [("variants", *rules) for rules in candidates] + candidates
-        splits = head_splits(head, corpus, tagger.config.data)
+        splits = head_splits(tagger, head)
         bare = {split: tagger.predict_documents(gold, [head]) for split, gold in splits.items()}
         rows = []
         for rules in candidates:

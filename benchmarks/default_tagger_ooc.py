@@ -35,10 +35,9 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from default_tagger import SHARED, save_report
+from default_tagger import SHARED, save_report, trained_splits
 
 NAME = "default_tagger_ooc"
 
@@ -89,22 +88,7 @@ def test_documents(target: Target, tokenizer: str) -> list[Any]:
 
 def training_mentions(tagger: Any) -> list[Any]:
     """The training splits of the model's corpora, as its heads were trained on them."""
-    from bioner.config import DataConfig
-    from bioner.training.data import load_splits
-
-    data = tagger.config.data
-    corpora = tagger.meta.get("corpora", {})
-    documents: list[Any] = []
-    for head in tagger.tags:
-        corpus = SHARED / "corpora" / Path(corpora.get(head, head)).name
-        config = DataConfig(
-            corpus=str(corpus),
-            dev_fraction=data.dev_fraction,
-            split_seed=data.split_seed,
-            tokenizer=data.tokenizer,
-        )
-        documents += load_splits(config).train
-    return documents
+    return [document for head in tagger.tags for document in trained_splits(tagger, head).train]
 
 
 def score_target(
