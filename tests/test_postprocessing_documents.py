@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bioner.data.document import Document, Span
@@ -172,6 +174,69 @@ def test_repeats_take_the_most_frequent_type_and_need_a_letter() -> None:
     )
     after = apply_repeats(document)
     assert tagged(after)[-2:] == [("Nx", CHEM), ("5", CHEM)]
+
+
+def test_repeats_find_a_repeat_that_overlaps_a_match_off_the_token_boundaries() -> None:
+    # `a-a` first matches inside `xa-a-a` at `a-a-`'s first `a` (not a token start); the
+    # repeat on token boundaries is the last three characters.
+    text = "a-a was seen. xa-a-a rose."
+    document = tokenized(text, span_of(text, "a-a", GENE))
+    after = apply_repeats(document)
+    assert [(s.start, s.end) for s in after.spans] == [(0, 3), (17, 20)]
+
+
+def test_repeats_leave_no_free_repeat_of_a_name_on_long_random_documents() -> None:
+    """What `repeats` promises, checked by brute force on many spans and repeats: the
+    predicted spans stay, every added span is a name (or its capitalized twin) on token
+    boundaries that overlaps no other span, and no such occurrence is left uncovered."""
+    rng = random.Random(7)
+    words = ["IL-2", "il", "NaCl", "p53", "a-a", "cancer", "lung", "of", "the", "x", "(", ")"]
+    pieces = [rng.choice(words) for _ in range(3000)]
+    text = " ".join(pieces)
+    document = tokenized(text)
+    tokens = [t for sentence in document.sentences for t in sentence.tokens]
+    starts, ends = {t.start for t in tokens}, {t.end for t in tokens}
+    predicted: list[Span] = []
+    covered_until = 0
+    for first in range(0, len(tokens) - 3, 37):
+        last = first + rng.randrange(3)
+        if tokens[first].start >= covered_until:
+            label = rng.choice([CHEM, GENE])
+            predicted.append(Span(tokens[first].start, tokens[last].end, label))
+            covered_until = tokens[last].end
+    after = apply_repeats(document.with_spans(predicted))
+    names = {
+        document.span_text(s) for s in predicted if any(c.isalpha() for c in document.span_text(s))
+    }
+    forms = names | {n[0].upper() + n[1:] for n in names if n == n.lower() and n[0].isalpha()}
+    assert set(predicted) <= set(after.spans)
+    added = [s for s in after.spans if s not in set(predicted)]
+    assert added
+    for span in added:
+        assert after.span_text(span) in forms
+        assert span.start in starts and span.end in ends
+    spans = after.spans
+    for span in spans:
+        others = [o for o in spans if o is not span]
+        assert all(o.end <= span.start or o.start >= span.end for o in others) or span in predicted
+    for form in forms:
+        at = text.find(form)
+        while at != -1:
+            end = at + len(form)
+            if at in starts and end in ends:
+                assert any(s.start < end and s.end > at for s in spans), (form, at)
+            at = text.find(form, at + 1)
+
+
+def test_an_entity_before_the_bracket_is_found_across_white_space_first_in_order() -> None:
+    text = "We gave cold cyclosporine \n  (CSA). Then CSA again."
+    cyclosporine = span_of(text, "cyclosporine")
+    # Two spans end there; the one first in the document's order is the long form.
+    whole = Span(text.index("cold"), cyclosporine.end, CHEM)
+    document = tokenized(text, cyclosporine, whole)
+    [found] = definitions(document)
+    assert (found.long_start, found.long_end) == (cyclosporine.start, cyclosporine.end)
+    assert definitions(tokenized(text, whole, cyclosporine))[0].long_start == whole.start
 
 
 def test_rule_sets_are_registered_and_configurable() -> None:

@@ -38,32 +38,111 @@ from bioner.postprocessing.abbreviations import (
 
 
 class _Occurrences:
-    """Finds a text's occurrences that start and end on the document's token boundaries."""
+    """Finds a text's occurrences that start and end on the document's token boundaries.
+
+    Candidates are looked up among the token starts by the text's first few characters, so
+    finding every name of a long document costs about the number of token starts that share
+    a name's prefix, not one pass over the whole text per name.
+    """
+
+    _PREFIX = 4
 
     def __init__(self, document: Document) -> None:
         self.text = document.text
-        self.starts = {t.start for s in document.sentences for t in s.tokens}
+        starts = sorted({t.start for s in document.sentences for t in s.tokens})
+        self.starts = starts
         self.ends = {t.end for s in document.sentences for t in s.tokens}
+        # By prefix length (1 to _PREFIX): token starts keyed by the text there, in order.
+        self._by_prefix: dict[int, dict[str, list[int]]] = {}
+
+    def _starts_with(self, prefix: str) -> list[int]:
+        index = self._by_prefix.get(len(prefix))
+        if index is None:
+            index = defaultdict(list)
+            width = len(prefix)
+            for start in self.starts:
+                index[self.text[start : start + width]].append(start)
+            self._by_prefix[width] = index
+        return index.get(prefix, [])
 
     def __call__(self, text: str) -> Iterable[tuple[int, int]]:
-        """[start, end) of every non-overlapping occurrence of `text` on token boundaries.
-
-        A plain substring search: a regular expression per name (as `re.finditer` would
-        compile) overflows `re`'s cache on a document with many names, and compiling
-        then cost most of the rules' time.
-        """
+        """[start, end) of every occurrence of `text` on token boundaries, left to right,
+        each starting after the previous one ends."""
         if not text:
             return
-        start = self.text.find(text)
-        while start != -1:
+        after = 0
+        for start in self._starts_with(text[: self._PREFIX]):
             end = start + len(text)
-            if start in self.starts and end in self.ends:
+            if start >= after and end in self.ends and self.text.startswith(text, start):
                 yield start, end
-            start = self.text.find(text, end)
+                after = end
 
 
-def _free(spans: Iterable[Span], start: int, end: int) -> bool:
-    return all(span.end <= start or span.start >= end for span in spans)
+class _EditedSpans:
+    """A document's spans while rules add, retype and drop them, with the lookups they need.
+
+    Spans are found by their offsets and by where they end, and a count per character says
+    how many spans cover it, so asking whether a stretch of text is free costs its length,
+    not a pass over every span: the rules stay linear on a long document (a full text on
+    one line). The spans keep their order: edits in place, additions at the end.
+    """
+
+    def __init__(self, spans: Iterable[Span], text_length: int) -> None:
+        self._spans: list[Span | None] = []
+        self._by_offsets: dict[tuple[int, int], list[int]] = defaultdict(list)
+        self._by_end: dict[int, list[int]] = defaultdict(list)
+        self._covered = [0] * text_length
+        for span in spans:
+            self.add(span)
+
+    def add(self, span: Span) -> None:
+        """Append a span."""
+        index = len(self._spans)
+        self._spans.append(span)
+        self._by_offsets[(span.start, span.end)].append(index)
+        self._by_end[span.end].append(index)
+        self._cover(span, 1)
+
+    def retype(self, index: int, label: str) -> None:
+        """Give the span at `index` another type, in place."""
+        span = self._spans[index]
+        assert span is not None
+        self._spans[index] = replace(span, label=label)
+
+    def drop(self, index: int) -> None:
+        """Remove the span at `index`."""
+        span = self._spans[index]
+        assert span is not None
+        self._spans[index] = None
+        self._by_offsets[(span.start, span.end)].remove(index)
+        self._by_end[span.end].remove(index)
+        self._cover(span, -1)
+
+    def _cover(self, span: Span, step: int) -> None:
+        covered = self._covered
+        for position in range(span.start, min(span.end, len(covered))):
+            covered[position] += step
+
+    def at(self, start: int, end: int) -> list[tuple[int, Span]]:
+        """The spans exactly at [start, end), with their indices, in order."""
+        return [(i, self._live(i)) for i in self._by_offsets.get((start, end), ())]
+
+    def ending_at(self, end: int) -> list[tuple[int, Span]]:
+        """The spans that end at `end`, with their indices, in order."""
+        return [(i, self._live(i)) for i in self._by_end.get(end, ())]
+
+    def _live(self, index: int) -> Span:
+        span = self._spans[index]
+        assert span is not None
+        return span
+
+    def free(self, start: int, end: int) -> bool:
+        """Whether no span overlaps [start, end)."""
+        return not any(self._covered[start:end])
+
+    def sorted_spans(self) -> list[Span]:
+        """The spans, ordered by start and end (ties keep their order)."""
+        return sorted((s for s in self._spans if s is not None), key=lambda s: (s.start, s.end))
 
 
 def _ours(span: Span, labels: Collection[str] | None) -> bool:
@@ -87,23 +166,32 @@ def definitions(document: Document, labels: Collection[str] | None = None) -> li
     """Schwartz & Hearst's definitions, plus `entity (SF)` where the letters do not fit.
 
     `cyclosporine (CSA)` fails the letter test (no `a`), yet a predicted span right before
-    the bracket whose first letter is SF's first letter is that SF's long form.
+    the bracket (only white space between) whose first letter is SF's first letter is that
+    SF's long form; the first such span in the document's order is taken.
     """
     found = find_abbreviations(document)
     defined = {a.short_start for a in found}
     text = document.text
+    by_end: dict[int, list[tuple[int, Span]]] = defaultdict(list)
+    for order, span in enumerate(document.spans):
+        if _ours(span, labels):
+            by_end[span.end].append((order, span))
     for short in bracketed_short_forms(document):
         if short.start in defined:
             continue
-        for span in document.spans:
-            if (
-                _ours(span, labels)
-                and span.end <= short.bracket
-                and not text[span.end : short.bracket].strip()
-                and text[span.start].lower() == text[short.start].lower()
-            ):
-                found.append(Abbreviation(short.start, short.end, span.start, span.end))
-                break
+        gap_start = short.bracket
+        while gap_start > 0 and text[gap_start - 1].isspace():
+            gap_start -= 1
+        initial = text[short.start].lower()
+        candidates = [
+            (order, span)
+            for end in range(gap_start, short.bracket + 1)
+            for order, span in by_end.get(end, ())
+            if text[span.start].lower() == initial
+        ]
+        if candidates:
+            span = min(candidates, key=lambda item: item[0])[1]
+            found.append(Abbreviation(short.start, short.end, span.start, span.end))
     return sorted(found, key=lambda a: a.short_start)
 
 
@@ -114,7 +202,7 @@ def apply_abbreviations(
     drop_unsupported: bool = True,
 ) -> Document:
     """The document after carrying each long form's type to its short form's uses."""
-    spans = list(document.spans)
+    spans = _EditedSpans(document.spans, len(document.text))
     occurrences = _Occurrences(document)
     done: set[str] = set()
     for abbreviation in definitions(document, labels):
@@ -122,28 +210,24 @@ def apply_abbreviations(
         if short in done:
             continue
         done.add(short)
-        long_spans = [
-            s for s in spans if _ours(s, labels) and names_long_form(document.text, s, abbreviation)
-        ]
+        ending_there = [s for _, s in spans.ending_at(abbreviation.long_end) if _ours(s, labels)]
+        long_spans = [s for s in ending_there if names_long_form(document.text, s, abbreviation)]
         uses = list(occurrences(short))
-        exact = set(uses)
         if long_spans:
             source = max(long_spans, key=lambda s: s.end - s.start)
-            # A use tagged with another of our types takes the long form's type.
-            spans = [
-                replace(s, label=source.label)
-                if _ours(s, labels) and (s.start, s.end) in exact
-                else s
-                for s in spans
-            ]
             for start, end in uses:
-                if _free(spans, start, end):
-                    spans.append(Span(start, end, source.label, source.score))
-        elif drop_unsupported and not any(
-            _ours(s, labels) and s.end == abbreviation.long_end for s in spans
-        ):
-            spans = [s for s in spans if not (_ours(s, labels) and (s.start, s.end) in exact)]
-    return document.with_spans(sorted(spans, key=lambda s: (s.start, s.end)))
+                # A use tagged with another of our types takes the long form's type.
+                for index, span in spans.at(start, end):
+                    if _ours(span, labels):
+                        spans.retype(index, source.label)
+                if spans.free(start, end):
+                    spans.add(Span(start, end, source.label, source.score))
+        elif drop_unsupported and not ending_there:
+            for start, end in uses:
+                for index, span in spans.at(start, end):
+                    if _ours(span, labels):
+                        spans.drop(index)
+    return document.with_spans(spans.sorted_spans())
 
 
 def _case_forms(text: str) -> list[str]:
@@ -170,15 +254,16 @@ def apply_repeats(document: Document, labels: Collection[str] | None = None) -> 
             types[text][span.label] += 1
             scores.setdefault((text, span.label), span.score)
     occurrences = _Occurrences(document)
+    edited = _EditedSpans(spans, len(document.text))
     # Longest names first, so that a repeat of `dilated cardiomyopathy` is not claimed by
     # `cardiomyopathy` before the longer name is copied there.
     for text in sorted(types, key=len, reverse=True):
         label = types[text].most_common(1)[0][0]
         for form in _case_forms(text):
             for start, end in occurrences(form):
-                if _free(spans, start, end):
-                    spans.append(Span(start, end, label, scores[(text, label)]))
-    return document.with_spans(sorted(spans, key=lambda s: (s.start, s.end)))
+                if edited.free(start, end):
+                    edited.add(Span(start, end, label, scores[(text, label)]))
+    return document.with_spans(edited.sorted_spans())
 
 
 def postprocess_abbreviations(
