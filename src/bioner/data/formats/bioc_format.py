@@ -15,7 +15,12 @@ The `bioc` package parses and writes the files; this module only maps its object
   `fragments=…` in `Span.extra`, as for BRAT.
 * Relations become `Relation(kind=infon type, arguments=("key=value"…, "role->refid"…))`;
   `arg<N>` infons (written for plain arguments) come back as plain arguments.
-* Offsets and lengths must be integers (BioC JSON may hold `23.7` or `null`).
+* Offsets and lengths must be integers (BioC JSON may hold `23.7` or `null`). They count
+  characters (code points), as the `bioc` package and PubTator do, not the UTF-8 bytes the
+  BioC DTD suggests; a location that fits only in UTF-16 code units or UTF-8 bytes is an
+  InputFormatError naming the unit.
+* Writing XML, characters XML 1.0 cannot hold (a form feed) become spaces in the text, one for
+  one (warning); in ids and infons they are an error. BioC JSON keeps them.
 * A BioC JSON string with a lone surrogate (a `\\ud800` escape; no UTF-8 writer can encode
   it) is an InputFormatError naming its JSON path; the XML parser refuses `&#xD800;` itself.
 * An annotation whose text differs from the text at its location is an InputFormatError,
@@ -31,6 +36,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any, TextIO
 
 import bioc
@@ -152,8 +158,9 @@ def _relation(relation: Any) -> Relation:
     return Relation(kind, tuple(arguments))
 
 
-def _matches(passage: Any, offset: int) -> bool:
-    """Whether every single-location annotation's text is where it says, for this offset."""
+def _mismatch(passage: Any, offset: int) -> Any | None:
+    """The first single-location annotation whose text is not where it says, for this
+    passage offset; None when all are."""
     for annotation in passage.annotations:
         if len(annotation.locations) != 1 or not annotation.text:
             continue
@@ -161,8 +168,28 @@ def _matches(passage: Any, offset: int) -> bool:
         start = _integer(location.offset, f"annotation {annotation.id} location offset") - offset
         end = start + _integer(location.length, f"annotation {annotation.id} location length")
         if passage.text[start:end] != annotation.text:
-            return False
-    return True
+            return annotation
+    return None
+
+
+#: Units other tools count offsets in: the BioC DTD suggests UTF-8 bytes, and Java and
+#: JavaScript strings count UTF-16 code units (an emoji or 𝛼 is two).
+_OTHER_UNITS = (("UTF-16 code units", "utf-16-le", 2), ("UTF-8 bytes", "utf-8", 1))
+
+
+def _counted_unit(passage: Any, offset: int, annotation: Any) -> str | None:
+    """The unit in which `annotation` is where it says (relative to its passage), if its
+    location counts UTF-16 code units or UTF-8 bytes instead of characters; else None."""
+    location = annotation.locations[0]
+    start = _integer(location.offset, "location offset") - offset
+    length = _integer(location.length, "location length")
+    if passage.text.isascii() or start < 0:
+        return None  # in ASCII every unit counts the same
+    for unit, encoding, width in _OTHER_UNITS:
+        data = passage.text.encode(encoding)[start * width : (start + length) * width]
+        if data.decode(encoding, errors="replace") == annotation.text:
+            return unit
+    return None
 
 
 def _passage_offset(passage: Any) -> int:
@@ -171,21 +198,34 @@ def _passage_offset(passage: Any) -> int:
     The tmVar BioC release computes passage offsets on XML-escaped text (`&gt;` counted as
     4 characters), so an abstract after a title holding `>` starts 3 characters too late,
     while the annotation offsets are right (they equal the PubTator ones). When no
-    annotation matches at the stated offset but all match at one other offset, that one is
-    used (the nearest if several), and a warning is logged.
+    annotation matches at the stated offset but all match at one earlier offset, that one
+    is used (the nearest if several), and a warning is logged. Only earlier: annotations
+    that fit a later offset count more than the characters of the text, the signature of
+    offsets in UTF-16 code units or UTF-8 bytes, which shifting the passage would hide
+    (it padded the text and moved every offset). Those are an error naming the unit.
     """
     offset = _integer(passage.offset, "passage offset")
-    if not passage.text or _matches(passage, offset):
+    if not passage.text:
         return offset
-    first = next(a for a in passage.annotations if len(a.locations) == 1 and a.text)
-    relative = _integer(first.locations[0].offset, "location offset")
+    wrong = _mismatch(passage, offset)
+    if wrong is None:
+        return offset
+    unit = _counted_unit(passage, offset, wrong)
+    if unit is not None:
+        raise _BioCValueError(
+            f"annotation {wrong.id}: text {wrong.text!r} is at its location only if offsets "
+            f"count {unit}; bioner reads BioC offsets as characters (Unicode code points), "
+            "as the bioc package and PubTator do"
+        )
+    relative = _integer(wrong.locations[0].offset, "location offset")
     candidates = []
-    found = passage.text.find(first.text)
+    found = passage.text.find(wrong.text)
     while found >= 0:
-        candidates.append(relative - found)
-        found = passage.text.find(first.text, found + 1)
+        if relative - found < offset:
+            candidates.append(relative - found)
+        found = passage.text.find(wrong.text, found + 1)
     for candidate in sorted(candidates, key=lambda c: abs(c - offset)):
-        if _matches(passage, candidate):
+        if _mismatch(passage, candidate) is None:
             log.warning(
                 "BioC passage at offset %d: annotations fit offset %d; using it", offset, candidate
             )
@@ -194,10 +234,11 @@ def _passage_offset(passage: Any) -> int:
 
 
 def _document(path: PathLike, source: Any) -> Document:
+    offsets = [_passage_offset(passage) for passage in source.passages]  # once: it may warn
     pieces: list[tuple[int, str]] = []
-    for passage in source.passages:
+    for passage, start in zip(source.passages, offsets, strict=True):
         if passage.text or not passage.sentences:
-            pieces.append((_passage_offset(passage), passage.text or ""))
+            pieces.append((start, passage.text or ""))
         else:
             pieces.extend(
                 (_integer(s.offset, "sentence offset"), s.text) for s in passage.sentences if s.text
@@ -211,10 +252,9 @@ def _document(path: PathLike, source: Any) -> Document:
         text += " " * (offset - len(text)) + piece
     document = Document(id=str(source.id), text=text)
     document.metadata.update({f"{_METADATA}{k}": str(v) for k, v in source.infons.items()})
-    for passage in source.passages:
+    for passage, start in zip(source.passages, offsets, strict=True):
         infons = dict(passage.infons)
         kind = infons.pop("type", None) or infons.pop("section_type", None) or "passage"
-        start = _passage_offset(passage)
         length = (
             len(passage.text)
             if passage.text
@@ -318,6 +358,51 @@ def _bioc_document(document: Document) -> Any:
     return result
 
 
+#: Characters XML 1.0 cannot hold, even as `&#…;` references (lxml refuses them): C0
+#: controls other than TAB, LF and CR, and the non-characters U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(document: Document) -> Document:
+    """The document with characters XML 1.0 cannot hold in its text made spaces, one for one.
+
+    A form feed (a page break in text taken from PDF) is common in real input and made the
+    whole BioC XML write fail with lxml's traceback. One for one keeps every offset valid,
+    as PubTator output does for line breaks; a warning says so, and BioC JSON keeps them.
+    """
+    found = _NOT_XML.findall(document.text)
+    if not found:
+        return document
+    log.warning(
+        "document %s: %d character(s) XML cannot hold (%s) written to BioC XML as spaces, "
+        "one for one, so offsets are unchanged; BioC JSON keeps them",
+        document.id,
+        len(found),
+        ", ".join(sorted({f"U+{ord(ch):04X}" for ch in found})),
+    )
+    return replace(document, text=_NOT_XML.sub(" ", document.text))
+
+
+def _check_xml(result: Any, doc_id: str) -> None:
+    """Refuse ids and infons (not text) holding a character XML cannot hold, naming them."""
+    values = [result.id, *result.infons.items()]
+    for passage in result.passages:
+        values += passage.infons.items()
+        for annotation in passage.annotations:
+            values += [annotation.id, *annotation.infons.items()]
+    for relation in result.relations:
+        values += [relation.id, *relation.infons.items()]
+        values += [(node.role, node.refid) for node in relation.nodes]
+    for value in values:
+        for part in value if isinstance(value, tuple) else (value,):
+            found = _NOT_XML.search(str(part))
+            if found:
+                raise BionerError(
+                    f"document {doc_id}: {str(part)!r} holds U+{ord(found.group()):04X}, which "
+                    "XML cannot hold; write BioC JSON instead"
+                )
+
+
 def write_bioc(documents: Iterable[Document], stream: TextIO, fmt: str) -> int:
     """Write one BioC collection as XML (`fmt="bioc-xml"`) or JSON (`"bioc-json"`)."""
     collection = bioc.BioCCollection()
@@ -325,7 +410,12 @@ def write_bioc(documents: Iterable[Document], stream: TextIO, fmt: str) -> int:
     collection.date = ""
     collection.key = "bioner.key"
     for document in documents:
-        collection.add_document(_bioc_document(document))
+        if fmt == "bioc-xml":
+            result = _bioc_document(_xml_text(document))
+            _check_xml(result, document.id)
+        else:
+            result = _bioc_document(document)
+        collection.add_document(result)
     if fmt == "bioc-xml":
         text = io.StringIO()
         biocxml.dump(collection, text)

@@ -11,7 +11,7 @@ numbers for errors and a lossless round trip.
   same convention as most BioNER evaluations, and its fragments are kept in `Span.extra`
   (`fragments=0 5;10 15`) so that the BRAT and BioC writers reproduce them; nothing is lost.
 * The mention text must equal the text at the offsets (fragments joined by one space; a line
-  break in the text matches a space), else InputFormatError naming the file and line.
+  break or TAB in the text matches a space), else InputFormatError naming the file and line.
 * Every other line (`R`, `E`, `A`, `M`, `N`, `*`, `#`) is kept verbatim as a Relation of kind
   `brat.<first letter>` and written back after the text-bound lines; they are not
   interpreted (bioner only models entity mentions). Concept ids of other formats are not
@@ -31,7 +31,7 @@ from pathlib import Path
 from bioner.data.atomic import PathLike, refuse_inputs
 from bioner.data.document import Document, Relation, Span
 from bioner.data.formats import extras
-from bioner.data.formats.textio import open_output, read_text
+from bioner.data.formats.textio import LINE_BOUNDARIES, open_output, read_text
 from bioner.errors import BionerError, InputFormatError
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ FRAGMENTS_KEY = "fragments"
 #: Characters not kept in file names: ids such as `train:12` become `train_12`.
 _UNSAFE = re.compile(r"[^\w.\-]")
 _FOLDER_MODE = 0o755
-_WHITESPACE_AS_SPACE = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
+#: Line breaks (all `LINE_BOUNDARIES`: brat reads `.ann` files through `codecs`, whose
+#: lines also end at a form feed or U+2028) and TABs of a mention are spaces in the `.ann`.
+_WHITESPACE_AS_SPACE = str.maketrans(dict.fromkeys(LINE_BOUNDARIES + "\t", " "))
 
 
 def _parse_fragments(path: PathLike, number: int, value: str) -> list[tuple[int, int]]:
@@ -142,7 +144,7 @@ def _ann_lines(document: Document) -> list[str]:
         fragments = extras.fragments_of(span)
         offsets = ";".join(f"{start} {end}" for start, end in fragments)
         mention = " ".join(document.text[s:e] for s, e in fragments)
-        if " " in span.label or "\t" in span.label:
+        if any(ch.isspace() for ch in span.label):  # a line break would cut the line
             raise BionerError(f"label {span.label!r} has whitespace, which BRAT cannot hold")
         lines.append(
             f"{span_id}\t{span.label} {offsets}\t{mention.translate(_WHITESPACE_AS_SPACE)}"

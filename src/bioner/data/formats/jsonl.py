@@ -153,9 +153,22 @@ def document_record(document: Document) -> dict[str, Any]:
     return record
 
 
+#: Line ends for `str.splitlines` that `json.dumps(ensure_ascii=False)` writes raw (it escapes
+#: the C0 ones): a reader splitting the file with `splitlines` would cut a record there.
+_RAW_LINE_ENDS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _line(record: Any) -> str:
+    """One JSON Lines record: UTF-8 text as is, except the line ends `str.splitlines` knows.
+
+    They can only occur inside strings, where their escapes read back as the same text.
+    """
+    return json.dumps(record, ensure_ascii=False).translate(_RAW_LINE_ENDS) + "\n"
+
+
 def write_jsonl(documents: Iterable[Document], stream: TextIO) -> int:
     written = 0
     for document in documents:
-        stream.write(json.dumps(document_record(document), ensure_ascii=False) + "\n")
+        stream.write(_line(document_record(document)))
         written += 1
     return written

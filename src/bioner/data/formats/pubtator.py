@@ -31,7 +31,7 @@ from typing import TextIO
 from bioner.data.atomic import PathLike
 from bioner.data.document import Document, Passage, Relation, Span
 from bioner.data.formats import extras
-from bioner.data.formats.textio import read_text
+from bioner.data.formats.textio import LINE_BOUNDARIES, read_text
 from bioner.errors import BionerError, InputFormatError
 
 log = logging.getLogger(__name__)
@@ -179,8 +179,9 @@ def _title_and_abstract(document: Document) -> tuple[str, str | None]:
     """Split the text back into title and abstract, as PubTator needs one line each.
 
     Passages read from PubTator give the split exactly (line breaks inside them, as BioC
-    passages may hold, become spaces). Otherwise the first line break ends the title; line
-    breaks and TABs (which PubTator cannot hold) become spaces, one character for one, so
+    passages may hold, become spaces). Otherwise the first line feed ends the title; line
+    breaks (every `LINE_BOUNDARIES` character: a form feed or U+2028 ends a line for many
+    readers) and TABs, which PubTator cannot hold, become spaces, one character for one, so
     every offset stays valid.
     """
     text = document.text
@@ -200,8 +201,8 @@ def _title_and_abstract(document: Document) -> tuple[str, str | None]:
     return flat[:cut], flat[cut + 1 :]
 
 
-_FLATTEN = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
-_LINE_BREAKS = str.maketrans({"\n": " ", "\r": " "})
+_LINE_BREAKS = str.maketrans(dict.fromkeys(LINE_BOUNDARIES, " "))
+_FLATTEN = str.maketrans(dict.fromkeys(LINE_BOUNDARIES + "\t", " "))
 
 
 def write_pubtator(
@@ -269,7 +270,7 @@ def write_pubtator(
 
 
 def _breaks_line(value: str) -> bool:
-    return any(ch in value for ch in "\t\n\r")
+    return any(ch in value for ch in LINE_BOUNDARIES + "\t")
 
 
 def _extra_columns(span: Span) -> list[tuple[int, str]]:

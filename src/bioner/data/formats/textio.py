@@ -43,6 +43,12 @@ def open_input(path: PathLike, *, keep_bom: bool = False) -> TextIO:
     return open(path, encoding=encoding, newline="")
 
 
+#: Every character `str.splitlines` ends a line at. Line-based formats written here
+#: (PubTator, BRAT `.ann`) make them spaces inside a line, one for one: readers that split
+#: with `splitlines` or read through `codecs` (the `bioc` package's PubTator reader, brat
+#: itself) would cut the line there, while offsets stay valid.
+LINE_BOUNDARIES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
 #: What reading a file can raise besides a decoding error (EOF, zlib: a truncated or bad .gz).
 READ_ERRORS = (OSError, EOFError, zlib.error)
 
