@@ -10,7 +10,7 @@ from bioner.data.document import Document, Span
 from bioner.data.regroup import merge_documents, regroup
 from bioner.errors import BionerError
 from bioner.models.config import ModelConfig
-from bioner.postprocessing import apply_rule_sets
+from bioner.postprocessing import apply_rule_sets, document_rules
 from bioner.postprocessing.abbreviations import find_abbreviations, long_form_start
 from bioner.postprocessing.document_rules import (
     apply_abbreviations,
@@ -71,6 +71,7 @@ def test_entity_before_the_bracket_defines_a_short_form_whose_letters_do_not_fit
     assert definitions(document, labels={GENE}) == []
 
 
+@pytest.mark.usefixtures("occurrence_lookup")
 def test_short_form_uses_take_the_long_forms_type() -> None:
     text = (
         "A new vitamin D analogue, 22-oxacalcitriol (OCT), was given. "
@@ -140,6 +141,7 @@ def test_a_longer_entity_ending_at_the_long_form_leaves_the_short_form_alone() -
     assert len(apply_abbreviations(tokenized(text, entity, use)).spans) == 2
 
 
+@pytest.mark.usefixtures("occurrence_lookup")
 def test_repeats_copy_names_longest_first_on_token_boundaries() -> None:
     text = (
         "Dilated cardiomyopathy and cardiomyopathy. Patients with dilated cardiomyopathy, "
@@ -176,6 +178,16 @@ def test_repeats_take_the_most_frequent_type_and_need_a_letter() -> None:
     assert tagged(after)[-2:] == [("Nx", CHEM), ("5", CHEM)]
 
 
+@pytest.fixture(params=["searched", "indexed"])
+def occurrence_lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the rules find a name's occurrences: substring search (abstracts) and the
+    token index (documents from `_Occurrences.INDEXED_FROM` characters on)."""
+    threshold = 0 if request.param == "indexed" else 10**9
+    monkeypatch.setattr(document_rules._Occurrences, "INDEXED_FROM", threshold)
+    return request.param
+
+
+@pytest.mark.usefixtures("occurrence_lookup")
 def test_repeats_find_a_repeat_that_overlaps_a_match_off_the_token_boundaries() -> None:
     # `a-a` first matches inside `xa-a-a` at `a-a-`'s first `a` (not a token start); the
     # repeat on token boundaries is the last three characters.
@@ -185,6 +197,7 @@ def test_repeats_find_a_repeat_that_overlaps_a_match_off_the_token_boundaries() 
     assert [(s.start, s.end) for s in after.spans] == [(0, 3), (17, 20)]
 
 
+@pytest.mark.usefixtures("occurrence_lookup")
 def test_repeats_leave_no_free_repeat_of_a_name_on_long_random_documents() -> None:
     """What `repeats` promises, checked by brute force on many spans and repeats: the
     predicted spans stay, every added span is a name (or its capitalized twin) on token

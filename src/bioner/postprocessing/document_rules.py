@@ -26,7 +26,7 @@ both on BC5CDR, the keep-variant of `abbreviations` alone on NCBI-disease and JN
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import replace
 
 from bioner.data.document import Document, Span
@@ -40,40 +40,55 @@ from bioner.postprocessing.abbreviations import (
 class _Occurrences:
     """Finds a text's occurrences that start and end on the document's token boundaries.
 
-    Candidates are looked up among the token starts by the text's first few characters, so
-    finding every name of a long document costs about the number of token starts that share
-    a name's prefix, not one pass over the whole text per name.
+    In an abstract a substring search per name is cheapest (C speed, nothing to build). In a
+    long document (a full text on one line) one pass over the text per name makes the rules
+    quadratic, so from `INDEXED_FROM` characters on the candidates come from an index of
+    token texts built once: an occurrence on token boundaries starts with a whole token, so
+    the token there is one of the name's prefixes.
     """
 
-    _PREFIX = 4
+    INDEXED_FROM = 20_000
 
     def __init__(self, document: Document) -> None:
         self.text = document.text
-        starts = sorted({t.start for s in document.sentences for t in s.tokens})
-        self.starts = starts
-        self.ends = {t.end for s in document.sentences for t in s.tokens}
-        # By prefix length (1 to _PREFIX): token starts keyed by the text there, in order.
-        self._by_prefix: dict[int, dict[str, list[int]]] = {}
+        tokens = [t for s in document.sentences for t in s.tokens]
+        self.starts = {t.start for t in tokens}
+        self.ends = {t.end for t in tokens}
+        self._starts_by_token: dict[str, list[int]] | None = None
+        if len(self.text) >= self.INDEXED_FROM:
+            self._starts_by_token = defaultdict(list)
+            for token in tokens:
+                self._starts_by_token[self.text[token.start : token.end]].append(token.start)
 
-    def _starts_with(self, prefix: str) -> list[int]:
-        index = self._by_prefix.get(len(prefix))
-        if index is None:
-            index = defaultdict(list)
-            width = len(prefix)
-            for start in self.starts:
-                index[self.text[start : start + width]].append(start)
-            self._by_prefix[width] = index
-        return index.get(prefix, [])
+    def _candidates(self, text: str) -> Iterator[int]:
+        """Where `text` may start on a token boundary, in order (a superset of the matches)."""
+        index = self._starts_by_token
+        if index is not None:
+            yield from sorted(
+                start
+                for length in range(1, len(text) + 1)
+                for start in index.get(text[:length], ())
+            )
+            return
+        start = self.text.find(text)
+        while start != -1:
+            yield start
+            start = self.text.find(text, start + 1)
 
-    def __call__(self, text: str) -> Iterable[tuple[int, int]]:
+    def __call__(self, text: str) -> Iterator[tuple[int, int]]:
         """[start, end) of every occurrence of `text` on token boundaries, left to right,
         each starting after the previous one ends."""
         if not text:
             return
         after = 0
-        for start in self._starts_with(text[: self._PREFIX]):
+        for start in self._candidates(text):
             end = start + len(text)
-            if start >= after and end in self.ends and self.text.startswith(text, start):
+            if (
+                start >= after
+                and start in self.starts
+                and end in self.ends
+                and self.text.startswith(text, start)
+            ):
                 yield start, end
                 after = end
 
