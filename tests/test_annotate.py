@@ -337,6 +337,24 @@ def test_the_wire_to_workers_carries_the_wanted_types(tagger: Tagger) -> None:
     assert labels(["Gene"]) == {"Gene"}
 
 
+def test_sigterm_in_a_batch_stops_the_tagger_not_reported_as_a_failed_batch(
+    tagger: Tagger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run_task` turns any Exception into one failed batch; SIGTERM's TerminatedError was
+    one, so a signal that landed there became "annotation failed" (exit 2, not 143)."""
+    from bioner.annotation.tasks import encode_task, run_task
+    from bioner.cli.app import TerminatedError
+    from bioner.text import Tokenizer
+
+    def terminated(*args: object, **kwargs: object) -> list[Document]:
+        raise TerminatedError
+
+    monkeypatch.setattr(tagger, "predict_documents", terminated)
+    task = encode_task(0, [Document(id="d", text=EXAMPLE)], tokens=False)
+    with pytest.raises(TerminatedError):
+        run_task(tagger, Tokenizer(), task, 8000)
+
+
 def test_output_dash_is_stdout_and_brat_there_is_an_error(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,13 +2,16 @@
 
 Checks that can fail: an address that accepts no connection is one clear error at once (Ray's
 own retries took more than ten minutes), and starting Ray keeps the command's SIGTERM handler
-(Ray put in its own: exit status 15 and a native stack dump instead of "terminated", 143).
+(Ray put in its own: exit status 15 and a native stack dump instead of "terminated", 143), and
+SIGTERM while Ray starts is "terminated", 143, not a failure to start Ray.
 """
 
 from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,3 +76,27 @@ def test_starting_ray_keeps_the_commands_sigterm_handler(no_ray_running: None) -
     finally:
         ray.shutdown()
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_while_ray_starts_is_terminated_not_a_ray_error(tiny_model: Path) -> None:
+    """`_start_ray` turns any Exception from ray.init into "could not start or reach Ray";
+    SIGTERM's TerminatedError was one, so the command said that and exited 2, not 143.
+    (Ray Data's own `except Exception` likewise logged it, and went on annotating.)"""
+    script = f"""
+import os, signal, sys, time
+import ray
+
+def init(**options):  # the signal arrives while Ray starts, as the real one takes seconds
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+
+ray.init = init
+from bioner.cli.app import main
+sys.argv = ["bioner", "annotate", "-m", {str(tiny_model)!r}, "BRCA1", "--engine", "ray"]
+main()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip() == "terminated"

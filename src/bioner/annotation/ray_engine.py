@@ -131,7 +131,7 @@ def _start_ray(address: str | None, workers: int) -> None:
     sigterm = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(**options)
-    except Exception as error:  # Ray raises bare Exception when its node cannot start
+    except Exception as error:  # Ray's bare Exception when its node cannot start; not SIGTERM
         raise BionerError(f"could not start or reach Ray ({address or 'local'}): {error}") from None
     finally:
         if sigterm is not None and threading.current_thread() is threading.main_thread():

@@ -73,7 +73,7 @@ def run_task(tagger: Tagger, tokenizer: Tokenizer, message: str, batch_tokens: i
                 ]
             payload.append(reply)
         return json.dumps({"seq": task["seq"], "docs": payload})
-    except Exception as error:  # one bad batch must not kill the worker
+    except Exception as error:  # one bad batch must not kill the worker (signals still do)
         return json.dumps({"seq": task["seq"], "error": str(error)})
 
 

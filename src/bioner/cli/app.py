@@ -56,8 +56,14 @@ def _register_commands() -> None:
     app.command("tune")(tune.tune_command)
 
 
-class TerminatedError(Exception):
-    """SIGTERM, raised where the program is so that cleanup code runs on the way out."""
+class TerminatedError(BaseException):
+    """SIGTERM, raised where the program is so that cleanup code runs on the way out.
+
+    A BaseException, like KeyboardInterrupt: the signal lands wherever the main thread is,
+    often inside a library's `except Exception` (Ray Data logged it as an internal error and
+    went on annotating; Ray startup turned it into "could not start Ray"), which must not
+    swallow it. `finally` blocks and `except BaseException: ...; raise` still clean up.
+    """
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
