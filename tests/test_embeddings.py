@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,43 @@ def test_load_word_vectors_each_format(tmp_path: Path, name: str, fmt: str) -> N
     chosen = load_word_vectors(path, vocabulary={"p53", "gene", "absent"})
     assert chosen.words == ["gene", "p53"]
     np.testing.assert_allclose(chosen.vectors, VECTORS[[1, 2]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("w2v.txt", "word2vec-text"),
+        ("glove.txt", "glove"),
+        ("w2v.txt.gz", "word2vec-text"),
+        ("w2v.bin", "word2vec-binary"),
+    ],
+)
+def test_a_byte_order_mark_at_the_start_is_skipped(tmp_path: Path, name: str, fmt: str) -> None:
+    """A word2vec text file saved with a UTF-8 BOM was read as GloVe (the mark hid its
+    '<count> <dimension>' header) and failed on line 2; in a GloVe file the mark became
+    part of the first word, which then silently never matched the vocabulary."""
+    import gzip
+
+    plain = tmp_path / "plain"
+    if fmt == "word2vec-binary":
+        _write_binary(plain)
+    else:
+        _write_text(plain, header=fmt == "word2vec-text")
+    path = tmp_path / name
+
+    def write(content: bytes) -> None:
+        path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+
+    write(codecs.BOM_UTF8 + plain.read_bytes())
+    assert detect_format(path) == fmt
+    for requested in ("auto", fmt):
+        vectors = load_word_vectors(path, format=requested)  # type: ignore[arg-type]
+        assert vectors.words == WORDS
+        np.testing.assert_allclose(vectors.vectors, VECTORS, rtol=1e-6)
+    # Errors found after the mark still name their line (or vector) and word.
+    write(codecs.BOM_UTF8 + plain.read_bytes().replace(b"p53 ", b"BRCA1 "))
+    with pytest.raises(InputFormatError, match="'BRCA1' comes again"):
+        load_word_vectors(path)
 
 
 def test_binary_file_without_bin_suffix_is_detected(tmp_path: Path) -> None:

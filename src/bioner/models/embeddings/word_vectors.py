@@ -8,11 +8,13 @@ so text files get a cheap structural pass first and a malformed file is reported
 `InputFormatError(path, line, problem)`, never a traceback. gensim also keeps NaN and
 infinite values and turns a repeated word into a `None` key with a zero row, so the loaded
 vectors are checked for both; binary files, which have no lines, name the vector instead.
-Words must be UTF-8: a replaced byte would silently never match a vocabulary word.
+Words must be UTF-8: a replaced byte would silently never match a vocabulary word. A UTF-8
+byte-order mark at the start of a file (Windows editors write one) is skipped.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import math
@@ -58,8 +60,27 @@ class WordVectors:
         return index
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_raw(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def _starts_with_bom(path: Path) -> bool:
+    """Whether the file (decompressed) starts with a UTF-8 byte-order mark."""
+    with _open_raw(path) as fh:
+        return fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    """The file's bytes after its byte-order mark, if any: the mark is not part of the
+    word2vec header (a file with one was read as GloVe) nor of a GloVe file's first word."""
+    fh = _open_raw(path)
+    try:
+        if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            fh.seek(0)
+    except BaseException:
+        fh.close()
+        raise
+    return fh
 
 
 def _header(line: bytes) -> tuple[int, int] | None:
@@ -249,6 +270,8 @@ def load_word_vectors(
         raise BionerError(f"limit must be a positive number of vectors, got {limit}")
     with reading(path):  # a bad or truncated .gz, an unreadable file
         fmt = detect_format(path) if format == "auto" else format
+        # gensim decodes line by line: "utf-8-sig" drops the mark where it decodes the first.
+        encoding = "utf-8-sig" if _starts_with_bom(path) else "utf-8"
         binary = fmt == "word2vec-binary"
         if binary:
             with _open_binary(path) as fh:
@@ -267,6 +290,7 @@ def load_word_vectors(
                 binary=binary,
                 no_header=fmt == "glove",
                 limit=limit,
+                encoding=encoding,
                 unicode_errors="strict",
             )
     except EOFError as exc:
