@@ -7,7 +7,10 @@ import gzip
 import importlib
 import json
 import math
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -169,6 +172,79 @@ def test_resumed_training_is_bit_identical(tmp_path: Path) -> None:
         )
 
 
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run stopped (resumably) after 3 updates."""
+    output = tmp_path_factory.mktemp("charlm") / "run"
+    train_charlm(tiny_config(max_steps=3), output, show_progress=False, splits=toy_splits(5_000))
+    return output
+
+
+@pytest.mark.parametrize(
+    ("file", "damage", "problem"),
+    [
+        (
+            "checkpoints/last/trainer_state.json",
+            lambda state: {**state, "step": "3"},
+            "'step' must be a whole number, got \"3\"",
+        ),
+        (
+            "checkpoints/last/trainer_state.json",
+            lambda state: {**state, "position": [60]},
+            "'position' must be a whole number, got [60]",
+        ),
+        (
+            "checkpoints/last/trainer_state.json",
+            lambda state: {k: v for k, v in state.items() if k != "seconds"},
+            "'seconds' is missing",
+        ),
+        (
+            "checkpoints/last/trainer_state.json",
+            lambda state: {**state, "best_valid_bpc": "4.4"},
+            "'best_valid_bpc' must be a number or null, got \"4.4\"",
+        ),
+        ("metrics.json", lambda summary: [summary], "expected a JSON object, got [{"),
+        (
+            "metrics.json",
+            lambda summary: {**summary, "finished": True, "epochs_completed": "1"},
+            "'epochs_completed' must be a whole number, got \"1\"",
+        ),
+        (
+            "config.json",
+            lambda config: {**config, "hidden": "four"},
+            "'hidden': Input should be a valid integer",
+        ),
+        (
+            "chars.json",
+            lambda chars: dict.fromkeys(chars, 1),
+            "the character LM's characters must be a JSON list of strings",
+        ),
+    ],
+)
+def test_resume_from_damaged_run_files_names_the_file_and_key(
+    stopped_run: Path,
+    tmp_path: Path,
+    file: str,
+    damage: Callable[[Any], Any],  # the file's JSON value → its damaged copy
+    problem: str,
+) -> None:
+    """The run's JSON files were used unchecked on resume: a damaged one failed as a TypeError,
+    KeyError, AttributeError or pydantic traceback, or (characters) as weights that misfit."""
+    output = tmp_path / "run"
+    shutil.copytree(stopped_run, output)
+    path = output / file
+    path.write_text(json.dumps(damage(json.loads(path.read_text()))))
+    with pytest.raises(BionerError) as error:
+        train_charlm(
+            tiny_config(max_steps=5),
+            output,
+            resume=True,
+            show_progress=False,
+            splits=toy_splits(5_000),
+        )
+    assert str(error.value).startswith(f"{path}: {problem}"), str(error.value)
+
+
 def test_a_time_budget_stops_resumably_and_keeps_the_last_updates(tmp_path: Path) -> None:
     splits = toy_splits(6_000)
     settings = {"epochs": 2, "eval_every": 10}
@@ -201,6 +277,10 @@ def test_prepared_text_round_trips_and_damage_is_named(tmp_path: Path) -> None:
     write_text_splits(splits, tmp_path / "text")
     (tmp_path / "text" / "test.txt.xz").unlink()
     with pytest.raises(BionerError, match=r"test\.txt\.xz: missing"):
+        read_text_splits(tmp_path / "text")
+    write_text_splits(splits, tmp_path / "text")
+    (tmp_path / "text" / "stats.json").write_text("[]")  # was an AttributeError in training
+    with pytest.raises(BionerError, match=r"stats\.json: expected a JSON object, got \[\]"):
         read_text_splits(tmp_path / "text")
 
 

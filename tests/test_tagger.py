@@ -7,9 +7,12 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -238,6 +241,58 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
         assert torch.equal(value, resumed[key]), key
     lines = (tmp_path / "broken" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+
+
+def _stopped_run(output: Path, epochs: int) -> Trainer:
+    """A trainer with an annealer and early stopping over the tiny corpus (both are in the
+    trainer state), writing into `output`."""
+    torch.manual_seed(5)
+    documents = tiny_corpus(8, seed=3)
+    config = small_config(epochs=epochs, anneal_factor=0.5, early_stopping_patience=3)
+    tagger = Tagger.build(config, {"default": documents})
+    return Trainer(
+        tagger, {"default": documents}, {"default": documents[:2]}, output, show_progress=False
+    )
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("damaged") / "run"
+    _stopped_run(output, 1).train()
+    return output
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda state: state.update(step="1"), "'step' must be a whole number, got \"1\""),
+        (lambda state: state.update(step=-1), "'step' must be at least 0, got -1"),
+        (lambda state: state.pop("epoch"), "'epoch' is missing"),
+        (lambda state: state.update(best_f1=None), "'best_f1' must be a number, got null"),
+        (lambda state: state.update(history={}), "'history' must be a list, got {}"),
+        (lambda state: state.update(settings=[]), "'settings' must be an object, got []"),
+        (lambda state: state.update(annealer=[]), "'annealer' must be an object, got []"),
+        (lambda state: state["annealer"].pop("num_anneals"), "'annealer.num_anneals' is missing"),
+        (
+            lambda state: state["stopper"].update(best_epoch="one"),
+            "'stopper.best_epoch' must be a whole number or null, got \"one\"",
+        ),
+    ],
+)
+def test_resume_from_a_damaged_trainer_state_names_the_file_and_key(
+    one_epoch_run: Path, tmp_path: Path, damage: Callable[[dict[str, Any]], Any], problem: str
+) -> None:
+    """Values of trainer_state.json went into arithmetic unchecked: a damaged file failed as a
+    TypeError, KeyError or AttributeError traceback (or resumed from a negative step)."""
+    output = tmp_path / "run"
+    shutil.copytree(one_epoch_run, output)
+    path = output / "checkpoint" / "last" / "trainer_state.json"
+    state = json.loads(path.read_text())
+    damage(state)
+    path.write_text(json.dumps(state))
+    with pytest.raises(BionerError) as error:
+        _stopped_run(output, 2).train(resume=True)
+    assert str(error.value) == f"{path}: {problem}"
 
 
 @pytest.mark.parametrize(

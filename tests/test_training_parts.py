@@ -7,6 +7,7 @@ import json
 import math
 import pickle
 import random
+import re
 import struct
 from pathlib import Path
 
@@ -19,7 +20,12 @@ from safetensors import safe_open
 from bioner.config import load_config
 from bioner.errors import BionerError, InputFormatError
 from bioner.training import checkpoints
-from bioner.training.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
+from bioner.training.checkpoints import (
+    StateShape,
+    checkpoint_exists,
+    load_checkpoint,
+    save_checkpoint,
+)
 from bioner.training.config import TrainingConfig, format_validation_error
 from bioner.training.metrics_log import MetricsLog, read_metrics
 from bioner.training.optimizers import (
@@ -361,6 +367,26 @@ def test_interrupted_save_keeps_previous_checkpoint(
     save_checkpoint(tmp_path, model, optimizer, {"epoch": 3})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
     assert load_checkpoint(tmp_path, model, optimizer) == {"epoch": 3}
+
+
+def test_state_shape_checks_json_types_as_json_spells_them(tmp_path: Path) -> None:
+    """A bool is not a count (JSON true is a Python int), a whole number is a number, an
+    optional key may be absent, and a nested object's keys are named with their parent."""
+    shape = StateShape(
+        {"step": int, "loss": float},
+        optional={"stopper": StateShape({"best": (float, None)})},
+    )
+    path = tmp_path / "state.json"
+    assert shape.check(path, {"step": 0, "loss": 1}) == {"step": 0, "loss": 1}
+    assert shape.check(path, {"step": 2, "loss": 0.5, "stopper": {"best": None}})
+    for bad, problem in [
+        ({"step": True, "loss": 1.0}, "'step' must be a whole number, got true"),
+        ({"step": 1, "loss": 1.0, "stopper": {"best": "x"}}, "'stopper.best' must be a number"),
+        ({"step": 1, "loss": 1.0, "stopper": 3}, "'stopper' must be an object, got 3"),
+        ({"step": 1}, "'loss' is missing"),
+    ]:
+        with pytest.raises(BionerError, match="^" + re.escape(f"{path}: {problem}")):
+            shape.check(path, bad)
 
 
 def test_load_checkpoint_errors(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from bioner.pretraining.text_source import (
 )
 from bioner.text import Tokenizer
 from bioner.training.checkpoints import (
+    StateShape,
     checkpoint_exists,
     cpu_state_dict,
     load_checkpoint,
@@ -246,18 +247,24 @@ def charlm_from_parts(spec: dict[str, Any] | CharLMSpec, chars: Sequence[str]) -
         raise BionerError(
             format_validation_error(error, "character LM spec", model=CharLMSpec)
         ) from None
-    if not isinstance(chars, list) or not all(isinstance(char, str) for char in chars):
-        raise BionerError("the character LM's characters must be a JSON list of strings")
-    try:
-        vocabulary = CharVocabulary.from_json(chars)
-    except ValueError as error:
-        raise BionerError(f"the character LM's characters are damaged ({error})") from None
+    vocabulary = _stored_vocabulary(chars)
     if len(vocabulary) != parsed.num_chars:
         raise BionerError(
             f"character LM spec says {parsed.num_chars} characters, its vocabulary has "
             f"{len(vocabulary)}"
         )
     return LoadedCharLM(CharLM(parsed), vocabulary, {})
+
+
+def _stored_vocabulary(chars: Any) -> CharVocabulary:
+    """The vocabulary of a stored character list (LM metadata, vocab.json, a run's
+    chars.json): anything but a list of single characters is a BionerError."""
+    if not isinstance(chars, list) or not all(isinstance(char, str) for char in chars):
+        raise BionerError("the character LM's characters must be a JSON list of strings")
+    try:
+        return CharVocabulary.from_json(chars)
+    except ValueError as error:
+        raise BionerError(f"the character LM's characters are damaged ({error})") from None
 
 
 def load_charlm(name_or_path: str | Path) -> LoadedCharLM:
@@ -458,7 +465,7 @@ def read_text_splits(folder: str | Path) -> TextSplits:
         except UnicodeDecodeError as error:
             line = data.count(b"\n", 0, error.start) + 1
             raise InputFormatError(path / file, line, f"not valid UTF-8 ({error.reason})") from None
-    stats = _read_run_json(path / SPLIT_STATS)
+    stats = StateShape({}).check(path / SPLIT_STATS, _read_run_json(path / SPLIT_STATS))
     return TextSplits(texts["train"], texts["valid"], texts["test"], stats)
 
 
@@ -633,7 +640,12 @@ def train_charlm(
             "rather than replace it"
         )
     if resuming:
-        saved_config = CharLMTrainingConfig.model_validate(_read_run_json(config_path))
+        try:
+            saved_config = CharLMTrainingConfig.model_validate(_read_run_json(config_path))
+        except ValidationError as error:  # a damaged or hand-edited run file
+            raise BionerError(
+                format_validation_error(error, str(config_path), model=CharLMTrainingConfig)
+            ) from None
         if saved_config.identity() != config.identity():
             changed = sorted(
                 k for k, v in config.identity().items() if saved_config.identity().get(k) != v
@@ -658,7 +670,10 @@ def train_charlm(
         with progress_bars(show_progress) as progress:
             splits = read_training_text(config, progress)
     if resuming:
-        chars = CharVocabulary.from_json(_read_run_json(chars_path))
+        try:
+            chars = _stored_vocabulary(_read_run_json(chars_path))
+        except BionerError as error:
+            raise BionerError(f"{chars_path}: {error}") from None
     else:
         chars = CharVocabulary.from_text(splits.train, config.min_char_count)
     seed_everything(config.seed)
@@ -693,7 +708,7 @@ def train_charlm(
         "finished": False,
     }
     if resuming:
-        state = load_checkpoint(checkpoints, state_module, optimizer)
+        state = load_checkpoint(checkpoints, state_module, optimizer, shape=_RUN_STATE)
     else:
         out.mkdir(parents=True, exist_ok=True)
         _write_json(config_path, config.model_dump())
@@ -860,13 +875,37 @@ def train_charlm(
     return summary
 
 
+#: The training state `train_charlm` checkpoints (checked on resume: the file can be damaged).
+_RUN_STATE = StateShape(
+    {
+        "epoch": int,
+        "position": int,
+        "step": int,
+        "best_valid_bpc": (float, None),
+        "bad_evals": int,
+        "seconds": float,
+        "finished": bool,
+    }
+)
+#: What a resume reads (and the command prints) of a finished run's OUT/metrics.json.
+_FINISHED_SUMMARY = StateShape(
+    {
+        "epochs_completed": int,
+        "steps": int,
+        "valid_bpc": float,
+        "test_bpc": float,
+        "train_seconds": float,
+    }
+)
+
+
 def _finished_summary(out: Path) -> dict[str, Any] | None:
     """The summary a finished run left in OUT/metrics.json, else None."""
     path = out / "metrics.json"
     if not path.is_file():
         return None
-    summary = _read_run_json(path)
-    return summary if summary.get("finished") else None
+    summary = StateShape({}, optional={"finished": bool}).check(path, _read_run_json(path))
+    return _FINISHED_SUMMARY.check(path, summary) if summary.get("finished") else None
 
 
 def _read_run_json(path: Path) -> Any:

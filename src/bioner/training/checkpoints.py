@@ -29,8 +29,10 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import torch
@@ -222,6 +224,84 @@ def state_dict_misfit(module: torch.nn.Module, state: dict[str, torch.Tensor]) -
     return "; ".join(problems[:3]) + more
 
 
+#: What one key of a saved state may hold: a JSON type (`int` a count ≥ 0, never a bool;
+#: `float` any number; `None` null), a nested `StateShape` (an object), or a tuple of these.
+StateKind: TypeAlias = "type | StateShape | tuple[type | StateShape | None, ...] | None"
+
+_KIND_NAMES = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
+
+
+@dataclass(frozen=True)
+class StateShape:
+    """The keys a caller's JSON state (trainer_state.json, a run's summary) must hold and the
+    JSON types of their values; `optional` keys may be absent (older files lack them).
+
+    The state comes from a file that can be damaged or hand-edited, and its values go
+    straight into arithmetic and comparisons: a step count that is a string or a list where
+    an object belongs failed steps later as a TypeError or KeyError traceback, or resumed a
+    run from a negative step. `check` turns that into one line naming the file and the key.
+    """
+
+    required: Mapping[str, StateKind]
+    optional: Mapping[str, StateKind] = field(default_factory=dict)
+
+    def check(self, path: PathLike, state: Any, prefix: str = "") -> dict[str, Any]:
+        """`state`, read from `path`, once it has this shape; else a BionerError naming the
+        file and the first bad key (`prefix`: where a nested object sits, e.g. "annealer.")."""
+        if not isinstance(state, dict):
+            where = f"'{prefix[:-1]}' must be" if prefix else "expected"
+            raise BionerError(f"{path}: {where} a JSON object, got {_shown(state)}")
+        for key, kind in (*self.required.items(), *self.optional.items()):
+            if key not in state:
+                if key in self.required:
+                    raise BionerError(f"{path}: '{prefix}{key}' is missing")
+                continue
+            value = state[key]
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            shape = next((k for k in kinds if isinstance(k, StateShape)), None)
+            if shape is not None and isinstance(value, dict):
+                shape.check(path, value, f"{prefix}{key}.")
+            elif not any(_is_kind(value, k) for k in kinds):
+                expected = " or ".join(_kind_name(k) for k in kinds)
+                raise BionerError(
+                    f"{path}: '{prefix}{key}' must be {expected}, got {_shown(value)}"
+                )
+            if int in kinds and _is_kind(value, int) and value < 0:
+                raise BionerError(f"{path}: '{prefix}{key}' must be at least 0, got {value}")
+        return state
+
+
+def _is_kind(value: Any, kind: type | StateShape | None) -> bool:
+    if kind is None:
+        return value is None
+    if isinstance(value, bool) or isinstance(kind, StateShape):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def _kind_name(kind: type | StateShape | None) -> str:
+    if kind is None:
+        return "null"
+    if isinstance(kind, StateShape):
+        return "an object"
+    return _KIND_NAMES.get(kind, kind.__name__)
+
+
+def _shown(value: Any) -> str:
+    """A value as JSON spells it, cut short: the message must stay one line."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
 def save_checkpoint(
     directory: PathLike,
     model: torch.nn.Module,
@@ -287,10 +367,11 @@ def load_checkpoint(
     *,
     tag: Tag = "last",
     restore_rng: bool = True,
+    shape: StateShape | None = None,
 ) -> dict[str, Any]:
     """Restore model, optimizer and (unless told not to) RNG states in place; return the
-    trainer state. Reads only safetensors and JSON. Raises BionerError for a missing,
-    incomplete or mismatching checkpoint.
+    trainer state, checked against `shape` first when given. Reads only safetensors and
+    JSON. Raises BionerError for a missing, incomplete, damaged or mismatching checkpoint.
     """
     root = Path(directory)
     folder = _resolve(root, tag)
@@ -304,6 +385,7 @@ def load_checkpoint(
             f"{folder}: checkpoint format version {marker.get('version')} is not supported "
             f"(this bioner reads version {VERSION})"
         )
+    trainer_state = _trainer_state(folder, shape)  # before anything is restored
     weights = _read_tensors(folder / MODEL_FILE)
     misfit = state_dict_misfit(model, weights)
     if misfit is not None:
@@ -330,20 +412,20 @@ def load_checkpoint(
             _restore_rng(tensors, plain)
         except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:
             raise BionerError(f"{folder}: unreadable random-generator state ({error})") from None
-    return _trainer_state(folder)
+    return trainer_state
 
 
-def read_trainer_state(directory: PathLike, tag: Tag = "last") -> dict[str, Any]:
-    """The trainer state of a complete checkpoint, loading no tensor: enough to check that a
-    run may resume before any weights are touched."""
+def read_trainer_state(
+    directory: PathLike, tag: Tag = "last", shape: StateShape | None = None
+) -> dict[str, Any]:
+    """The trainer state of a complete checkpoint (checked against `shape` when given),
+    loading no tensor: enough to check that a run may resume before any weights are touched."""
     folder = _resolve(Path(directory), tag)
     if folder is None:
         raise BionerError(f"{directory}: no complete '{tag}' checkpoint")
-    return _trainer_state(folder)
+    return _trainer_state(folder, shape)
 
 
-def _trainer_state(folder: Path) -> dict[str, Any]:
-    trainer_state = _read_json(folder / TRAINER_STATE)
-    if not isinstance(trainer_state, dict):
-        raise BionerError(f"{folder / TRAINER_STATE}: expected a JSON object")
-    return trainer_state
+def _trainer_state(folder: Path, shape: StateShape | None) -> dict[str, Any]:
+    path = folder / TRAINER_STATE
+    return (shape or StateShape({})).check(path, _read_json(path))

@@ -34,6 +34,7 @@ from bioner.errors import BionerError
 from bioner.evaluation import evaluate_documents
 from bioner.tagger import Tagger
 from bioner.training.checkpoints import (
+    StateShape,
     checkpoint_exists,
     load_checkpoint,
     read_trainer_state,
@@ -203,14 +204,16 @@ class Trainer:
         if resume:
             if not checkpoint_exists(checkpoint_dir):
                 raise BionerError(f"{checkpoint_dir / 'last'}: no checkpoint to resume from")
-            saved = read_trainer_state(checkpoint_dir, "last")
+            saved = read_trainer_state(checkpoint_dir, "last", TRAINER_STATE_SHAPE)
             if saved.get("vocabulary") not in (None, fingerprint):
                 raise BionerError(
                     f"{checkpoint_dir}: the checkpoint was trained with other vocabularies "
                     "(different data or preprocessing); cannot resume"
                 )
             _check_same_settings(saved.get("settings"), settings, checkpoint_dir)
-            state = load_checkpoint(checkpoint_dir, model, optimizer, tag="last")
+            state = load_checkpoint(
+                checkpoint_dir, model, optimizer, tag="last", shape=TRAINER_STATE_SHAPE
+            )
             if annealer is not None and "annealer" in state:
                 annealer.load_state_dict(state["annealer"])
             if stopper is not None and "stopper" in state:
@@ -342,6 +345,31 @@ class Trainer:
             history=state["history"],
         )
 
+
+#: What `train` keeps in trainer_state.json (checked on resume: the file can be damaged or
+#: hand-edited). The annealer and stopper hold their `state_dict`s, present when configured;
+#: older checkpoints lack the vocabulary fingerprint and the settings record.
+TRAINER_STATE_SHAPE = StateShape(
+    {
+        "epoch": int,
+        "step": int,
+        "best_f1": float,
+        "best_epoch": int,
+        "train_seconds": float,
+        "train_sentences": int,
+        "history": list,
+    },
+    optional={
+        "vocabulary": str,
+        "settings": dict,
+        "annealer": StateShape(
+            {"best_score": (float, None), "bad_evaluations": int, "num_anneals": int}
+        ),
+        "stopper": StateShape(
+            {"best_score": (float, None), "best_epoch": (int, None), "bad_evaluations": int}
+        ),
+    },
+)
 
 #: Settings a resumed run may change: how long and where it runs (the word vectors only
 #: initialize weights the checkpoint replaces), and rules that run after prediction.
