@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -159,6 +161,32 @@ def test_run_directory_resume_and_perplexity(bilm_run: Path) -> None:
     assert result.steps == 9
     steps = [json.loads(x)["step"] for x in (bilm_run / "metrics.jsonl").read_text().splitlines()]
     assert steps == [0, 3, 6, 9]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("step", "6", "'step' must be a whole number, got \"6\""),
+        ("buffer", -1, "'buffer' must be at least 0, got -1"),
+        ("stopper", None, "'stopper' must be an object, got null"),
+        ("initial_perplexity", [1.0], "'initial_perplexity' must be an object or null"),
+    ],
+)
+def test_resume_from_a_damaged_run_state_names_the_file_and_key(
+    bilm_run: Path, tmp_path: Path, key: str, value: Any, problem: str
+) -> None:
+    """The BiLM's checkpointed state was used unchecked: a string step failed as a TypeError
+    mid-run, a negative buffer silently resumed at the wrong place."""
+    run = tmp_path / "run"
+    shutil.copytree(bilm_run, run)
+    path = run / "checkpoint" / "last" / "trainer_state.json"
+    state = json.loads(path.read_text())
+    state[key] = value
+    path.write_text(json.dumps(state))
+    trainer = BiLMTrainer(_config(dropout=0.5), run, BiLMSettings(max_steps=9, eval_every=3), [])
+    with pytest.raises(BionerError) as error:
+        trainer.train(resume=True)
+    assert str(error.value).startswith(f"{path}: {problem}"), str(error.value)
 
 
 def _training_docs() -> dict[str, list[Document]]:

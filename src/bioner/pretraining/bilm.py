@@ -89,11 +89,21 @@ from bioner.pretraining.text_source import (
     write_sentences,
 )
 from bioner.tagger import Tagger
-from bioner.training.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
+from bioner.training.checkpoints import (
+    StateShape,
+    checkpoint_exists,
+    load_checkpoint,
+    save_checkpoint,
+)
 from bioner.training.config import format_validation_error
 from bioner.training.metrics_log import MetricsLog
 from bioner.training.optimizers import clip_gradients
-from bioner.training.schedules import EarlyStopping, PlateauAnnealer
+from bioner.training.schedules import (
+    ANNEALER_STATE,
+    STOPPER_STATE,
+    EarlyStopping,
+    PlateauAnnealer,
+)
 from bioner.training.seeding import seed_everything, select_device
 
 Direction = Literal["forward", "backward", "both"]
@@ -383,6 +393,24 @@ class BiLMResult:
     stopped_because: str
 
 
+#: The training state a BiLM run checkpoints (checked on resume: the file can be damaged).
+_RUN_STATE = StateShape(
+    {
+        "epoch": int,
+        "buffer": int,
+        "batch": int,
+        "step": int,
+        "tokens": int,
+        "seconds": float,
+        "best_score": (float, None),
+        "best_perplexity": (dict, None),
+        "initial_perplexity": (dict, None),
+        "annealer": ANNEALER_STATE,
+        "stopper": STOPPER_STATE,
+    }
+)
+
+
 class BiLMTrainer:
     """Prepares data (once), then trains a BiLM with held-out evaluation and checkpoints."""
 
@@ -556,7 +584,7 @@ class BiLMTrainer:
             "initial_perplexity": None,
         }
         if resume and checkpoint_exists(checkpoints):
-            state = load_checkpoint(checkpoints, model, optimizer)
+            state = load_checkpoint(checkpoints, model, optimizer, shape=_RUN_STATE)
             annealer.load_state_dict(state["annealer"])
             stopper.load_state_dict(state["stopper"])
         log = MetricsLog(

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from bioner.training.checkpoints import StateShape
 from bioner.training.optimizers import get_learning_rate, set_learning_rate
 
 
@@ -152,3 +153,13 @@ class EarlyStopping:
         epoch = state["best_epoch"]
         self.best_epoch = None if epoch is None else int(epoch)
         self.bad_evaluations = int(state["bad_evaluations"])
+
+
+#: What `PlateauAnnealer.state_dict` holds, checked when a checkpoint is resumed.
+ANNEALER_STATE = StateShape(
+    {"best_score": (float, None), "bad_evaluations": int, "num_anneals": int}
+)
+#: What `EarlyStopping.state_dict` holds, checked when a checkpoint is resumed.
+STOPPER_STATE = StateShape(
+    {"best_score": (float, None), "best_epoch": (int, None), "bad_evaluations": int}
+)

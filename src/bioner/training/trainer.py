@@ -44,7 +44,12 @@ from bioner.training.metrics_log import MetricsLog
 from bioner.training.multitask import multitask_schedule
 from bioner.training.optimizers import build_optimizer, clip_gradients
 from bioner.training.plots import plot_learning_curve
-from bioner.training.schedules import EarlyStopping, PlateauAnnealer
+from bioner.training.schedules import (
+    ANNEALER_STATE,
+    STOPPER_STATE,
+    EarlyStopping,
+    PlateauAnnealer,
+)
 from bioner.training.seeding import configure_threads, seed_everything, select_device
 
 
@@ -362,12 +367,8 @@ TRAINER_STATE_SHAPE = StateShape(
     optional={
         "vocabulary": str,
         "settings": dict,
-        "annealer": StateShape(
-            {"best_score": (float, None), "bad_evaluations": int, "num_anneals": int}
-        ),
-        "stopper": StateShape(
-            {"best_score": (float, None), "best_epoch": (int, None), "bad_evaluations": int}
-        ),
+        "annealer": ANNEALER_STATE,
+        "stopper": STOPPER_STATE,
     },
 )
 
