@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bioner import __version__
@@ -99,7 +104,6 @@ def test_request_size_limit_without_content_length(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("payload", "needle"),
     [
-        ({"documents": [{"id": str(i), "text": "x"} for i in range(4)]}, "limit is 3"),
         ({"text": "a", "documents": [{"id": "1", "text": "b"}]}, "exactly one"),
         ({}, "exactly one"),
         ({"text": "a", "types": ["Protein"]}, "Protein"),
@@ -145,11 +149,123 @@ def test_page_and_assets_are_served_without_cdn(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "<textarea" in page.text
     script = client.get("/static/app.js")
-    assert script.status_code == 200 and "/annotate" in script.text
+    assert script.status_code == 200 and 'fetch("annotate"' in script.text
     assert client.get("/static/style.css").status_code == 200
     assert client.get("/static/../app.py").status_code == 404
     for asset in (page.text, script.text):
         assert not re.search(r"(src|href)=\"https?://", asset)
+
+
+def test_too_many_documents_is_413(client: TestClient) -> None:
+    """A batch over --max-documents is a size limit like the byte limit: split it and resend."""
+    documents = [{"id": str(i), "text": "x"} for i in range(4)]
+    response = client.post("/annotate", json={"documents": documents})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "4 documents in one request; the limit is 3"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"content-type": "text/plain"}, {"content-type": "application/x-www-form-urlencoded"}, {}],
+)
+def test_a_body_not_sent_as_json_is_415(client: TestClient, headers: dict[str, str]) -> None:
+    """`curl -d` sends a form content type: the reply said the (valid JSON) body was "not a valid
+    dictionary" instead of naming the header to fix."""
+    response = client.post("/annotate", content=b'{"text": "BRCA1"}', headers=headers)
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ('{"text": "café BRCA1"}'.encode("latin-1"), "not valid UTF-8 (byte 0xe9 at position 13)"),
+        (b'{"text": "a", "x": ' + b"[" * 2400 + b"]" * 2400 + b"}", "nested too deeply"),
+        (b'{"text": ' + b"9" * 4400 + b"}", "integer"),
+    ],
+)
+def test_unparseable_bodies_say_why(client: TestClient, body: bytes, needle: str) -> None:
+    """FastAPI answered each with 400 "There was an error parsing the body", naming no cause."""
+    response = client.post("/annotate", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert needle in detail and "\n" not in detail
+
+
+@pytest.mark.parametrize("types", [[], [" "], [","]])
+def test_an_empty_types_filter_is_422(client: TestClient, types: list[str]) -> None:
+    """An empty filter used to mean "every type": a client whose wanted list came out empty got
+    all entities back without a word."""
+    response = client.post("/annotate", json={"text": EXAMPLE, "types": types})
+    assert response.status_code == 422
+    assert "at least one entity type" in response.json()["detail"]
+
+
+def test_openapi_describes_errors_limits_and_offsets(client: TestClient) -> None:
+    """Generated clients need the error body and the limits; offsets need their unit."""
+    schema = client.get("/openapi.json").json()
+    annotate = schema["paths"]["/annotate"]["post"]
+    for status in ("400", "413", "415", "422"):
+        content = annotate["responses"][status]["content"]["application/json"]
+        assert content["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert schema["components"]["schemas"]["Error"]["properties"]["detail"]["type"] == "string"
+    assert "3 documents" in annotate["description"] and "5000 bytes" in annotate["description"]
+    span = schema["components"]["schemas"]["SpanOut"]["properties"]
+    assert "code points" in span["start"]["description"]
+
+
+def test_health_answers_while_every_worker_thread_waits_for_the_model(tiny_model: Path) -> None:
+    """Annotation runs in FastAPI's thread pool (40 threads) and waits for the tagger's lock; a
+    `def` health endpoint needed a thread too, so under load it hung until the queue drained."""
+    tagger = Tagger.load(tiny_model)
+    release = threading.Event()
+    entered = threading.Semaphore(0)
+    predict = tagger.predict_documents
+
+    def held(*args: object, **kwargs: object) -> object:
+        entered.release()
+        release.wait(60)
+        return predict(*args, **kwargs)
+
+    tagger.predict_documents = held  # type: ignore[method-assign]
+    app = create_app(tagger, model_name="tiny")
+    with TestClient(app) as test_client, ThreadPoolExecutor(50) as pool:
+        try:
+            busy = [
+                pool.submit(test_client.post, "/annotate", json={"text": EXAMPLE})
+                for _ in range(45)
+            ]
+            for _ in range(40):  # anyio's default thread limit: every thread is now taken
+                assert entered.acquire(timeout=30)
+            health = pool.submit(test_client.get, "/health").result(timeout=10)
+            page = pool.submit(test_client.get, "/").result(timeout=10)
+        finally:
+            release.set()
+        assert health.status_code == 200 and health.json()["model"] == "tiny"
+        assert page.status_code == 200
+        assert all(future.result(timeout=60).status_code == 200 for future in busy)
+
+
+def test_page_works_behind_a_proxy_path_prefix(client: TestClient) -> None:
+    """The page named its script, style sheet and API with absolute paths, so served under a
+    prefix (a reverse proxy's `/bioner/`) it loaded none of them."""
+    outer = FastAPI()
+    outer.mount("/bioner", client.app)
+    prefixed = TestClient(outer)
+    page = prefixed.get("/bioner/")
+    assert page.status_code == 200
+    script_src = re.search(r'<script src="([^"]+)"', page.text)
+    style_href = re.search(r'<link rel="stylesheet" href="([^"]+)"', page.text)
+    assert script_src and style_href
+    script = prefixed.get(urllib.parse.urljoin("/bioner/", script_src[1]))
+    assert script.status_code == 200
+    assert prefixed.get(urllib.parse.urljoin("/bioner/", style_href[1])).status_code == 200
+    calls = re.findall(r'fetch\("([^"]+)"', script.text)
+    assert sorted(calls) == ["annotate", "health"]
+    health = prefixed.get(urllib.parse.urljoin("/bioner/", "health"))
+    assert health.status_code == 200
+    body = prefixed.post(urllib.parse.urljoin("/bioner/", "annotate"), json={"text": EXAMPLE})
+    assert body.status_code == 200
 
 
 # ---------------------------------------------------------------------- browser
@@ -226,3 +342,72 @@ def test_threads_below_one_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["serve", "-m", "no-such-model", "--threads", "0"])
     assert result.exit_code == 2
     assert "Invalid value for '--threads'" in result.stderr
+
+
+# ---------------------------------------------------------------------- the real server
+def _serve(*arguments: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", SERVE, "serve", *arguments],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _first_line(process: subprocess.Popen, seconds: float = 60) -> str:
+    """The first line the server writes to stderr (it loads the model first)."""
+    assert process.stderr is not None
+    ready, _, _ = select.select([process.stderr], [], [], seconds)
+    assert ready, "bioner serve printed nothing"
+    return process.stderr.readline()
+
+
+def test_a_busy_port_is_one_line_error_and_status_2(tiny_model: Path) -> None:
+    """uvicorn logged `ERROR: [Errno 98] error while attempting to bind on address ...` and
+    exited 3, after bioner had already printed `serving ... on` that address."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = _serve("-m", str(tiny_model), "--port", str(port))
+        _, stderr = server.communicate(timeout=60)
+    assert server.returncode == 2
+    assert stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: address already in use"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sig", "status", "said"),
+    [(signal.SIGINT, 130, []), (signal.SIGTERM, 143, ["terminated"])],
+)
+def test_signals_stop_the_server_like_any_bioner_command(
+    tiny_model: Path, tmp_path: Path, sig: signal.Signals, status: int, said: list[str]
+) -> None:
+    """Ctrl-C shut the server down and then exited 0 (asyncio's runner swallowed the SIGINT
+    uvicorn re-raised), where other commands exit 130; SIGTERM already ended with 143.
+
+    The same runs check the announcement: `--port 0` printed `:0` instead of the port it got,
+    and a model saved without a name was called "model" (the directory name of every
+    `bioner train` run) instead of the path it was loaded from."""
+    model = shutil.copytree(tiny_model, tmp_path / "ncbi" / "model")
+    meta = json.loads((model / "meta.json").read_text(encoding="utf-8"))
+    del meta["name"]
+    (model / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    server = _serve("-m", str(model), "--port", "0")
+    try:
+        first = _first_line(server)
+        match = re.fullmatch(r"serving (.+) on http://127\.0\.0\.1:(\d+)/\n", first)
+        assert match and match[1] == str(model), first
+        port = int(match[2])
+        assert port != 0
+        _wait_until_up(f"http://127.0.0.1:{port}/health", server)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            assert json.load(response)["model"] == str(model)
+        server.send_signal(sig)
+        _, rest = server.communicate(timeout=30)
+    finally:
+        server.kill()
+        server.wait()
+    assert server.returncode == status
+    assert rest.splitlines() == said

@@ -1,4 +1,5 @@
-// bioner page: send the textarea to POST /annotate and highlight the entities by type.
+// bioner page: send the textarea to POST annotate and highlight the entities by type.
+// URLs are relative to the page, so it also works behind a proxy that adds a path prefix.
 // Text is inserted with textContent only, so nothing the user types is parsed as HTML.
 "use strict";
 
@@ -58,7 +59,7 @@ async function annotate() {
   status.className = "muted";
   status.textContent = "annotating…";
   try {
-    const response = await fetch("/annotate", {
+    const response = await fetch("annotate", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ text: document.getElementById("text").value }),
@@ -81,7 +82,7 @@ async function annotate() {
 async function start() {
   document.getElementById("run").addEventListener("click", annotate);
   try {
-    const health = await (await fetch("/health")).json();
+    const health = await (await fetch("health")).json();
     document.getElementById("model").textContent =
       "model " + health.model + " · bioner " + health.version + " · types: " + health.labels.join(", ");
     setColours(health.labels);
