@@ -605,6 +605,7 @@ def test_ctrl_c_stops_the_workers_quietly_and_at_once(tiny_model: Path, tmp_path
     stderr = _finished(driver, 30)
     assert driver.returncode == 130, stderr
     assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1:] == ["interrupted"]  # Typer's exit 130 was silent
     deadline = time.monotonic() + 30
     while not _gone(children) and time.monotonic() < deadline:
         time.sleep(0.2)

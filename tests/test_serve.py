@@ -379,7 +379,7 @@ def test_a_busy_port_is_one_line_error_and_status_2(tiny_model: Path) -> None:
 
 @pytest.mark.parametrize(
     ("sig", "status", "said"),
-    [(signal.SIGINT, 130, []), (signal.SIGTERM, 143, ["terminated"])],
+    [(signal.SIGINT, 130, ["interrupted"]), (signal.SIGTERM, 143, ["terminated"])],
 )
 def test_signals_stop_the_server_like_any_bioner_command(
     tiny_model: Path, tmp_path: Path, sig: signal.Signals, status: int, said: list[str]

@@ -70,6 +70,12 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise TerminatedError
 
 
+def _interrupted(exiting: SystemExit) -> bool:
+    """Whether the exit is Typer's answer to a KeyboardInterrupt in a command."""
+    cause = exiting.__context__
+    return exiting.code == 130 and isinstance(getattr(cause, "__cause__", None), KeyboardInterrupt)
+
+
 def main() -> None:
     """Console entry point: runs the app, reporting BionerError as `error: ...` + exit 2.
 
@@ -87,6 +93,11 @@ def main() -> None:
     except KeyboardInterrupt:
         _err.print("interrupted")
         sys.exit(130)
+    except SystemExit as exiting:
+        # Typer turns Ctrl-C inside a command into a silent exit 130; say it, as SIGTERM is.
+        if _interrupted(exiting):
+            _err.print("interrupted")
+        raise
     except TerminatedError:
         _err.print("terminated")
         sys.exit(143)
