@@ -17,7 +17,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import torch
 from pydantic import ValidationError
@@ -93,6 +93,11 @@ class Tagger:
     @postprocess.setter
     def postprocess(self, entries: Sequence[str]) -> None:
         """Checked on assignment: unknown rule sets and heads are errors, not silent no-ops."""
+        if isinstance(entries, str) or not isinstance(entries, Iterable):
+            raise TypeError(
+                "Tagger.postprocess takes a list of rule-set names ([] for none), e.g. "
+                f"['repeats']; got {type(entries).__name__}"
+            )
         entries = check_rule_sets(entries)
         for entry in entries:
             head = split_entry(entry)[0]
@@ -219,7 +224,7 @@ class Tagger:
 
     def predict_documents(
         self,
-        documents: Sequence[Document],
+        documents: Iterable[Document],
         heads: Sequence[str] | None = None,
         *,
         batch_tokens: int = 8000,
@@ -234,13 +239,32 @@ class Tagger:
         head's spans are then kept, and where two heads' spans overlap the one with the higher
         confidence wins (ties: the longer, then the earlier head); a span a rule confirms has
         confidence 1.
+
+        Documents without sentences (read from PubTator, BioC, JSON Lines...) are tokenized
+        as the training data was, passage ends forced sentence breaks, like `annotate`; a
+        document must not come back empty because nobody tokenized it. A head or type the
+        model does not have is a BionerError; a document that is not a `Document` (raw text:
+        use `annotate`) or a bare string for `heads`/`types` is a TypeError.
         """
+        documents = self._checked_documents(documents)
+        if isinstance(heads, str):
+            raise TypeError(f"heads must be a list of head names, e.g. [{heads!r}], not a str")
         heads = list(heads or self.tags)
         for name in heads:
             if name not in self.tags:
                 raise BionerError(f"no head named {name!r}; this model has {sorted(self.tags)}")
+        if isinstance(types, str):
+            raise TypeError(
+                f"types must be a list of entity type names, e.g. [{types!r}], not a str"
+            )
         wanted = None if types is None else frozenset(types)
         if wanted is not None:
+            unknown = sorted(wanted.difference(self.labels()))
+            if unknown:
+                raise BionerError(
+                    f"unknown entity type(s) {', '.join(unknown)}: "
+                    f"this model tags {', '.join(self.labels())}"
+                )
             heads = [name for name in heads if wanted.intersection(self.labels([name]))]
             if not heads:
                 return [document.with_spans([]) for document in documents]
@@ -295,24 +319,66 @@ class Tagger:
             results_docs.append(document.with_spans(sorted(spans, key=lambda s: (s.start, s.end))))
         return results_docs
 
-    def annotate(self, text_or_documents: str | Document | Iterable[str | Document]):
-        """Tag raw text (tokenized by bioner.text) or Documents; returns the same shape.
+    def _checked_documents(self, documents: Iterable[Document]) -> list[Document]:
+        """The documents as a list, each tokenized if it has text but no sentences.
 
-        Raw text is tokenized as the training data was (`config.data.tokenizer`): a variant
-        model (DeepVar) needs the variant-aware tokens it was trained on.
+        Anything but Documents is a TypeError naming the item: raw text belongs to `annotate`.
         """
+        from bioner.annotation.pipeline import check_items, tokenized
         from bioner.text import make_tokenizer
 
-        tokenizer = make_tokenizer(self.config.data.tokenizer)
+        check_items(documents, "predict_documents", "an iterable of Documents")
+        checked = list(documents)
+        tokenizer = None
+        for index, document in enumerate(checked):
+            if isinstance(document, str):
+                raise TypeError(
+                    f"predict_documents: item {index} is a str; it takes Documents "
+                    "(Tagger.annotate takes raw text)"
+                )
+            if not isinstance(document, Document):
+                raise TypeError(
+                    f"predict_documents: item {index} is {type(document).__name__}, "
+                    "expected a Document"
+                )
+            if not document.sentences and document.text:
+                tokenizer = tokenizer or make_tokenizer(self.config.data.tokenizer)
+                checked[index] = tokenized(document, tokenizer)
+        return checked
 
-        def as_document(item: str | Document, index: int) -> Document:
-            if isinstance(item, Document):
-                return item if item.sentences else tokenizer.to_document(item.text, item.id)
-            return tokenizer.to_document(item, f"doc{index}")
+    @overload
+    def annotate(self, text_or_documents: str | Document) -> Document: ...
+
+    @overload
+    def annotate(self, text_or_documents: Iterable[str | Document]) -> list[Document]: ...
+
+    def annotate(
+        self, text_or_documents: str | Document | Iterable[str | Document]
+    ) -> Document | list[Document]:
+        """Tag raw text or Documents: one in, one `Document` out; an iterable in, a list out.
+
+        Each result's `spans` are `Span`s in text order: `start`/`end` are character offsets
+        into the original `text` (`text[start:end]` is the mention), `label` the entity type,
+        `score` the model's confidence (unrounded). A str becomes document `doc1` (in a list:
+        `doc1`, `doc2`, ... in order); a Document keeps its id, passages and metadata, and its
+        sentences if it has them. Raw text is tokenized as the training data was
+        (`config.data.tokenizer`): a variant model (DeepVar) needs the variant-aware tokens.
+
+        An iterable (list, generator) is read whole and tagged in one call, so memory grows
+        with it: for a large or endless stream use
+        `bioner.annotation.pipeline.annotate_stream(tagger, items)`, which yields documents in
+        order while holding one bounded batch. Safe to call from several threads (prediction
+        holds the tagger's lock). Bytes, paths and other non-text are a TypeError (decode the
+        bytes; read a file yourself or with `bioner.data.formats.read_documents`).
+        """
+        from bioner.annotation.pipeline import check_items, input_document
 
         if isinstance(text_or_documents, str | Document):
-            return self.predict_documents([as_document(text_or_documents, 0)])[0]
-        documents = [as_document(item, i) for i, item in enumerate(text_or_documents)]
+            return self.predict_documents([input_document(text_or_documents, 1)])[0]
+        check_items(
+            text_or_documents, "Tagger.annotate", "a str, a Document or an iterable of them"
+        )
+        documents = [input_document(item, n) for n, item in enumerate(text_or_documents, 1)]
         return self.predict_documents(documents)
 
     # ------------------------------------------------------------------ persistence
@@ -369,10 +435,29 @@ class Tagger:
         from bioner.models.registry import resolve_model_path
         from bioner.training.config import format_validation_error
 
-        path = resolve_model_path(path_or_name)
+        if not isinstance(path_or_name, str | os.PathLike):
+            raise TypeError(
+                "Tagger.load takes a model folder or a bundled model's name (str or Path), "
+                f"got {type(path_or_name).__name__}"
+            )
+        target = _checked_device(device)
+        try:
+            path = resolve_model_path(path_or_name)
+        except BionerError:
+            given = Path(path_or_name)
+            if given.is_file():  # "no model directory" would read as if it did not exist
+                folder = f" ({given.parent})" if given.name in FILES else ""
+                raise BionerError(
+                    f"{given} is a file; a model is the folder{folder} that holds "
+                    f"{', '.join(FILES)}"
+                ) from None
+            raise
         missing = [name for name in FILES if not (path / name).is_file()]
         if missing:
-            raise BionerError(f"{path} is not a bioner model: missing {', '.join(missing)}")
+            hint = ""
+            if all((path / "model" / name).is_file() for name in FILES):
+                hint = f"; a training run keeps its model in {path / 'model'}"
+            raise BionerError(f"{path} is not a bioner model: missing {', '.join(missing)}{hint}")
         try:
             config = ExperimentConfig.model_validate(_read_json_object(path / "config.json"))
         except ValidationError as error:
@@ -400,8 +485,28 @@ class Tagger:
             raise BionerError(f"{weights}: not a readable safetensors file ({error})") from None
         _check_weights(model, state, weights)
         model.load_state_dict(state)
-        model.to(device).eval()
+        model.to(target).eval()
         return cls(config, words, chars, tags, model, meta)
+
+
+def _checked_device(device: str | torch.device) -> torch.device:
+    """The torch device, or a BionerError before any loading: torch's own errors for a
+    misspelt name or a missing GPU surface deep inside `Module.to` (an AssertionError)."""
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise BionerError(
+            f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps'"
+        ) from None
+    if target.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise BionerError(f"device {str(device)!r}: this PyTorch sees no CUDA GPU")
+        if target.index is not None and target.index >= count:
+            raise BionerError(f"device {str(device)!r}: this PyTorch sees {count} CUDA GPU(s)")
+    if target.type == "mps" and not torch.backends.mps.is_available():
+        raise BionerError(f"device {str(device)!r}: MPS is not available to this PyTorch")
+    return target
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:

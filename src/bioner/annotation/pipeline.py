@@ -20,7 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -346,9 +346,14 @@ def finish(document: Document, types: frozenset[str] | None) -> Document:
 
 
 def check_types(types: Iterable[str] | None, labels: Iterable[str]) -> frozenset[str] | None:
-    """The `--types` filter as a set; names the model does not know are an error."""
+    """The `--types` filter as a set; names the model does not know are an error.
+
+    A bare string is a TypeError: iterated, `"Disease"` would be the types D, i, s, e, a.
+    """
     if types is None:
         return None
+    if isinstance(types, str | bytes):
+        raise TypeError(f"types must be a list of entity type names, e.g. [{types!r}], not a str")
     wanted = frozenset(t.strip() for item in types for t in item.split(",") if t.strip())
     known = set(labels)
     unknown = sorted(wanted - known)
@@ -365,6 +370,59 @@ def model_labels(tagger: Tagger) -> list[str]:
     return tagger.labels()
 
 
+def describe_non_text(value: object) -> str:
+    """What `value` is, and for bytes or a path what to pass instead (for TypeErrors).
+
+    Bytes are not decoded (the encoding is unknown) and a path is not read (plain text,
+    one document per line or a corpus format?): the caller decides, so both are errors.
+    """
+    kind = type(value).__name__
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"{kind}, not text (decode it first, e.g. data.decode('utf-8'))"
+    if isinstance(value, os.PathLike):
+        return (
+            f"a path ({kind}); paths are not read: pass the file's text "
+            "(Path.read_text(encoding='utf-8')) or read a corpus file with "
+            "bioner.data.formats.read_documents"
+        )
+    return kind
+
+
+def input_document(item: object, number: int) -> Document:
+    """An input item as a Document: a str becomes document `doc<number>`; else a TypeError."""
+    if isinstance(item, str):
+        return Document(id=f"doc{number}", text=item)
+    if not isinstance(item, Document):
+        raise TypeError(
+            f"input item {number} is {describe_non_text(item)}; expected a str or a Document"
+        )
+    if not isinstance(item.text, str):
+        raise TypeError(
+            f"input item {number}: document {item.id!r} has text of type "
+            f"{describe_non_text(item.text)}; expected a str"
+        )
+    return item
+
+
+def check_items(
+    items: object, caller: str, takes: str = "an iterable of texts or Documents"
+) -> None:
+    """Refuse what is not an iterable of inputs, before it is iterated into nonsense.
+
+    A str would be tagged one character at a time and a dict by its keys; bytes, paths and
+    non-iterables get a TypeError that says what to pass.
+    """
+    if isinstance(items, str | Document):
+        raise TypeError(f"{caller} takes {takes}, not one {type(items).__name__}: pass a list")
+    if isinstance(items, Mapping):
+        raise TypeError(
+            f"{caller} takes {takes}, not a {type(items).__name__} "
+            "(iterating it gives its keys): pass its values"
+        )
+    if not isinstance(items, Iterable) or isinstance(items, bytes | bytearray | memoryview):
+        raise TypeError(f"{caller} takes {takes}; got {describe_non_text(items)}")
+
+
 def annotate_stream(
     tagger: Tagger,
     items: Iterable[str | Document],
@@ -372,27 +430,51 @@ def annotate_stream(
     batch_size: int = 256,
     max_batch_chars: int = 200_000,
     types: Iterable[str] | None = None,
-    tokenizer: Tokenizer | None = None,
+    tokenizer: Tokenizer | str | None = None,
     batch_tokens: int = BATCH_TOKENS,
 ) -> Iterator[Document]:
     """Annotated documents in input order, tagging one bounded batch at a time.
 
-    Strings become documents `doc1`, `doc2`, ...; documents without sentences are tokenized,
-    by default as the model's training data was (`Tagger.annotate` does the same), since a
-    variant model tags other tokens badly. `batch_tokens` is the model's token budget per
-    tensor batch. Safe to call from several threads on one tagger (prediction takes the
-    tagger's lock).
+    The streaming form of `Tagger.annotate`: `items` (any iterable, e.g. a generator over a
+    file's lines) is read lazily and only one batch of at most `batch_size` documents and
+    about `max_batch_chars` characters is held, so memory stays flat however long the input.
+    Each result is a `Document` whose `spans` hold `start`/`end` offsets into its `text`,
+    `label` and `score` (rounded to 4 decimals, as every output format writes it).
+
+    Strings become documents `doc1`, `doc2`, ... (numbered from 1 in input order); Documents
+    keep their id, passages and metadata. Documents without sentences are tokenized, by
+    default as the model's training data was (`Tagger.annotate` does the same), since a
+    variant model tags other tokens badly; `tokenizer` overrides it (a `Tokenizer` or a name:
+    "default", "variant", "fine"). `types` keeps only those entity types (unknown
+    names are a BionerError). `batch_tokens` is the model's token budget per tensor batch.
+    Safe to call from several threads on one tagger (prediction takes the tagger's lock).
+    Wrong argument types are a TypeError at the call, not at the first result.
     """
     from bioner.text import make_tokenizer
 
-    tokenizer = tokenizer or make_tokenizer(tagger.config.data.tokenizer)
+    check_items(items, "annotate_stream")
+    if batch_size < 1:
+        raise BionerError(f"batch size must be at least 1, got {batch_size}")
+    if tokenizer is None or isinstance(tokenizer, str):
+        tokenizer = make_tokenizer(tokenizer or tagger.config.data.tokenizer)
     wanted = check_types(types, model_labels(tagger))
+    documents = (input_document(item, number) for number, item in enumerate(items, 1))
+    return _annotated_batches(
+        tagger, documents, batch_size, max_batch_chars, wanted, tokenizer, batch_tokens
+    )
 
-    def documents() -> Iterator[Document]:
-        for index, item in enumerate(items, 1):
-            yield item if isinstance(item, Document) else Document(id=f"doc{index}", text=item)
 
-    for batch in batched(documents(), batch_size, max_batch_chars):
+def _annotated_batches(
+    tagger: Tagger,
+    documents: Iterable[Document],
+    batch_size: int,
+    max_batch_chars: int,
+    wanted: frozenset[str] | None,
+    tokenizer: Tokenizer,
+    batch_tokens: int,
+) -> Iterator[Document]:
+    """`annotate_stream`'s generator, separate so that its argument checks run at the call."""
+    for batch in batched(documents, batch_size, max_batch_chars):
         prepared = [tokenized(d, tokenizer) for d in batch]
         predicted = tagger.predict_documents(prepared, batch_tokens=batch_tokens, types=wanted)
         for document in predicted:
@@ -406,8 +488,11 @@ __all__ = [
     "Source",
     "annotate_stream",
     "batched",
+    "check_items",
     "check_types",
+    "describe_non_text",
     "format_of_path",
+    "input_document",
     "input_paths",
     "iter_documents",
     "model_labels",

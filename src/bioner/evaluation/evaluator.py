@@ -13,6 +13,7 @@ from dataclasses import replace
 from pydantic import BaseModel, ConfigDict
 
 from bioner.data.document import Document, Span
+from bioner.errors import BionerError
 from bioner.evaluation.alignment import Alignment, align_documents
 from bioner.evaluation.error_analysis import ErrorAnalysis, analyze_document
 from bioner.evaluation.matching import MatchMode, SpanMatching, match_spans
@@ -77,11 +78,24 @@ def evaluate_documents(
     before `types` keeps only the listed ones. `errors` adds the error analysis (up to
     `max_examples` examples per category and side); `train_docs` adds recall on gold
     mentions seen / unseen in those documents. Raises BionerError when the documents cannot
-    be paired or their texts differ.
+    be paired or their texts differ, or `mode` is not a mode; wrong argument types (a single
+    Document, a bare string for `types`) are a TypeError, since iterating them would score
+    something else without a word. Types no span has are not an error here (a test fold may
+    lack one); `bioner evaluate --type` refuses them.
     """
-    mode = MatchMode(mode)
+    try:
+        mode = MatchMode(mode)
+    except ValueError:
+        modes = ", ".join(m.value for m in MatchMode)
+        raise BionerError(f"unknown match mode {mode!r}: use one of {modes}") from None
+    if isinstance(types, str):
+        raise TypeError(f"types must be a list of entity type names, e.g. [{types!r}], not a str")
+    if label_map is not None and not isinstance(label_map, Mapping):
+        raise TypeError(
+            f"label_map must be a mapping such as {{'GGP': 'GENE'}}, got {type(label_map).__name__}"
+        )
     type_list = None if types is None else sorted(set(types))
-    pairs = align_documents(list(gold_docs), list(pred_docs), align)
+    pairs = align_documents(_documents(gold_docs, "gold"), _documents(pred_docs, "pred"), align)
     matchings: list[tuple[Document, SpanMatching]] = [
         (
             gold,
@@ -131,6 +145,22 @@ def evaluate_documents(
         errors=analysis,
         seen_unseen=seen,
     )
+
+
+def _documents(documents: Iterable[Document], side: str) -> list[Document]:
+    """One side's documents as a list; anything but an iterable of Documents is a TypeError."""
+    if isinstance(documents, Document | str) or not isinstance(documents, Iterable):
+        raise TypeError(
+            f"{side}_docs must be an iterable of Documents, got {type(documents).__name__}"
+            + (": pass a list of one" if isinstance(documents, Document) else "")
+        )
+    listed = list(documents)
+    for index, document in enumerate(listed):
+        if not isinstance(document, Document):
+            raise TypeError(
+                f"{side}_docs item {index} is {type(document).__name__}, expected a Document"
+            )
+    return listed
 
 
 def _gold_found(matchings: Sequence[tuple[Document, SpanMatching]]) -> list[tuple[str, bool]]:
