@@ -26,8 +26,9 @@ both on BC5CDR, the keep-variant of `abbreviations` alone on NCBI-disease and JN
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import replace
+from typing import Any
 
 from bioner.data.document import Document, Span
 from bioner.postprocessing.abbreviations import (
@@ -38,59 +39,68 @@ from bioner.postprocessing.abbreviations import (
 
 
 class _Occurrences:
-    """Finds a text's occurrences that start and end on the document's token boundaries.
+    """Finds the occurrences of a set of texts that start and end on token boundaries.
 
-    In an abstract a substring search per name is cheapest (C speed, nothing to build). In a
-    long document (a full text on one line) one pass over the text per name makes the rules
-    quadratic, so from `INDEXED_FROM` characters on the candidates come from an index of
-    token texts built once: an occurrence on token boundaries starts with a whole token, so
-    the token there is one of the name's prefixes.
+    In an abstract a substring search per text is cheapest (C speed, nothing to build). In a
+    long document (a full text on one line) a pass over the text per name makes the rules
+    quadratic, so from `INDEXED_FROM` characters on one walk finds every name at once: from
+    each token start, down a character trie of the names, as far as some name continues.
+    That costs the token starts times the length of the longest matching prefix, however
+    many names there are and however often their first words recur.
     """
 
     INDEXED_FROM = 20_000
 
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: Document, texts: Iterable[str]) -> None:
         self.text = document.text
         tokens = [t for s in document.sentences for t in s.tokens]
         self.starts = {t.start for t in tokens}
         self.ends = {t.end for t in tokens}
-        self._starts_by_token: dict[str, list[int]] | None = None
+        self._found: dict[str, list[tuple[int, int]]] | None = None
         if len(self.text) >= self.INDEXED_FROM:
-            self._starts_by_token = defaultdict(list)
-            for token in tokens:
-                self._starts_by_token[self.text[token.start : token.end]].append(token.start)
+            self._found = self._walk(sorted(self.starts), {t for t in texts if t})
 
-    def _candidates(self, text: str) -> Iterator[int]:
-        """Where `text` may start on a token boundary, in order (a superset of the matches)."""
-        index = self._starts_by_token
-        if index is not None:
-            yield from sorted(
-                start
-                for length in range(1, len(text) + 1)
-                for start in index.get(text[:length], ())
-            )
-            return
-        start = self.text.find(text)
-        while start != -1:
-            yield start
-            start = self.text.find(text, start + 1)
+    def _walk(self, starts: list[int], texts: set[str]) -> dict[str, list[tuple[int, int]]]:
+        """Every text's occurrences on token boundaries, non-overlapping, left to right."""
+        ending = object()  # a trie node's key for the name that ends there
+        trie: dict[object, Any] = {}
+        for name in texts:
+            node = trie
+            for char in name:
+                node = node.setdefault(char, {})
+            node[ending] = name
+        found: dict[str, list[tuple[int, int]]] = {name: [] for name in texts}
+        text, ends, length = self.text, self.ends, len(self.text)
+        for start in starts:
+            node = trie
+            position = start
+            while position < length:
+                node = node.get(text[position])
+                if node is None:
+                    break
+                position += 1
+                name = node.get(ending)
+                if name is not None and position in ends:
+                    kept = found[name]
+                    if not kept or kept[-1][1] <= start:
+                        kept.append((start, position))
+        return found
 
-    def __call__(self, text: str) -> Iterator[tuple[int, int]]:
+    def __call__(self, text: str) -> list[tuple[int, int]]:
         """[start, end) of every occurrence of `text` on token boundaries, left to right,
-        each starting after the previous one ends."""
-        if not text:
-            return
-        after = 0
-        for start in self._candidates(text):
+        each starting after the previous one ends (`text` must be one of the set)."""
+        if self._found is not None:
+            return self._found.get(text, [])
+        occurrences: list[tuple[int, int]] = []
+        start = self.text.find(text) if text else -1
+        while start != -1:
             end = start + len(text)
-            if (
-                start >= after
-                and start in self.starts
-                and end in self.ends
-                and self.text.startswith(text, start)
-            ):
-                yield start, end
-                after = end
+            if start in self.starts and end in self.ends:
+                occurrences.append((start, end))
+                start = self.text.find(text, end)
+            else:
+                start = self.text.find(text, start + 1)
+        return occurrences
 
 
 class _EditedSpans:
@@ -218,16 +228,18 @@ def apply_abbreviations(
 ) -> Document:
     """The document after carrying each long form's type to its short form's uses."""
     spans = _EditedSpans(document.spans, len(document.text))
-    occurrences = _Occurrences(document)
+    found = definitions(document, labels)
+    shorts = {document.text[a.short_start : a.short_end] for a in found}
+    occurrences = _Occurrences(document, shorts)
     done: set[str] = set()
-    for abbreviation in definitions(document, labels):
+    for abbreviation in found:
         short = document.text[abbreviation.short_start : abbreviation.short_end]
         if short in done:
             continue
         done.add(short)
         ending_there = [s for _, s in spans.ending_at(abbreviation.long_end) if _ours(s, labels)]
         long_spans = [s for s in ending_there if names_long_form(document.text, s, abbreviation)]
-        uses = list(occurrences(short))
+        uses = occurrences(short)
         if long_spans:
             source = max(long_spans, key=lambda s: s.end - s.start)
             for start, end in uses:
@@ -268,7 +280,7 @@ def apply_repeats(document: Document, labels: Collection[str] | None = None) -> 
         if any(c.isalpha() for c in text):
             types[text][span.label] += 1
             scores.setdefault((text, span.label), span.score)
-    occurrences = _Occurrences(document)
+    occurrences = _Occurrences(document, [f for text in types for f in _case_forms(text)])
     edited = _EditedSpans(spans, len(document.text))
     # Longest names first, so that a repeat of `dilated cardiomyopathy` is not claimed by
     # `cardiomyopathy` before the longer name is copied there.
