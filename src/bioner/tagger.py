@@ -243,9 +243,13 @@ class Tagger:
         Documents without sentences (read from PubTator, BioC, JSON Lines...) are tokenized
         as the training data was, passage ends forced sentence breaks, like `annotate`; a
         document must not come back empty because nobody tokenized it. A head or type the
-        model does not have is a BionerError; a document that is not a `Document` (raw text:
-        use `annotate`) or a bare string for `heads`/`types` is a TypeError.
+        model does not have, or a `types` that names no type (`[]`: leave it None for all), is
+        a BionerError (`check_types`, as for `annotate_stream` and the service); a document
+        that is not a `Document` (raw text: use `annotate`) or a bare string for
+        `heads`/`types` is a TypeError.
         """
+        from bioner.annotation.pipeline import check_types
+
         documents = self._checked_documents(documents)
         if isinstance(heads, str):
             raise TypeError(f"heads must be a list of head names, e.g. [{heads!r}], not a str")
@@ -253,18 +257,8 @@ class Tagger:
         for name in heads:
             if name not in self.tags:
                 raise BionerError(f"no head named {name!r}; this model has {sorted(self.tags)}")
-        if isinstance(types, str):
-            raise TypeError(
-                f"types must be a list of entity type names, e.g. [{types!r}], not a str"
-            )
-        wanted = None if types is None else frozenset(types)
+        wanted = check_types(types, self.labels())
         if wanted is not None:
-            unknown = sorted(wanted.difference(self.labels()))
-            if unknown:
-                raise BionerError(
-                    f"unknown entity type(s) {', '.join(unknown)}: "
-                    f"this model tags {', '.join(self.labels())}"
-                )
             heads = [name for name in heads if wanted.intersection(self.labels([name]))]
             if not heads:
                 return [document.with_spans([]) for document in documents]

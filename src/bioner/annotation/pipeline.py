@@ -346,23 +346,40 @@ def finish(document: Document, types: frozenset[str] | None) -> Document:
 
 
 def check_types(types: Iterable[str] | None, labels: Iterable[str]) -> frozenset[str] | None:
-    """The `--types` filter as a set; names the model does not know are an error.
+    """A `types` filter as a set (None: every type); the one check behind every `types` argument.
 
-    A bare string is a TypeError: iterated, `"Disease"` would be the types D, i, s, e, a.
+    `Tagger.predict_documents`, `annotate_stream`, `bioner annotate --types` and the web
+    service all call it, so a filter means the same everywhere. Items may hold several names
+    separated by commas (`--types Chemical,Disease`). A bare string is a TypeError: iterated,
+    `"Disease"` would be the types D, i, s, e, a. A filter that names no type (`[]`, `[","]`)
+    is a BionerError, not "all types" nor "none": a caller whose list came out empty must
+    hear it, and None already means every type. Names the model does not know are an error.
     """
     if types is None:
         return None
     if isinstance(types, str | bytes):
         raise TypeError(f"types must be a list of entity type names, e.g. [{types!r}], not a str")
-    wanted = frozenset(t.strip() for item in types for t in item.split(",") if t.strip())
-    known = set(labels)
-    unknown = sorted(wanted - known)
+    if not isinstance(types, Iterable):
+        raise TypeError(f"types must be a list of entity type names; got {type(types).__name__}")
+    names: set[str] = set()
+    for index, item in enumerate(types):
+        if not isinstance(item, str):
+            raise TypeError(
+                f"types: item {index} is {describe_non_text(item)}; expected an entity type name"
+            )
+        names.update(name.strip() for name in item.split(",") if name.strip())
+    known = sorted(set(labels))
+    if not names:
+        raise BionerError(
+            f"types: name at least one entity type ({', '.join(known)}), "
+            "or leave 'types' out for all"
+        )
+    unknown = sorted(names.difference(known))
     if unknown:
         raise BionerError(
-            f"unknown entity type(s) {', '.join(unknown)}: "
-            f"this model tags {', '.join(sorted(known))}"
+            f"unknown entity type(s) {', '.join(unknown)}: this model tags {', '.join(known)}"
         )
-    return wanted or None
+    return frozenset(names)
 
 
 def model_labels(tagger: Tagger) -> list[str]:
@@ -445,8 +462,9 @@ def annotate_stream(
     keep their id, passages and metadata. Documents without sentences are tokenized, by
     default as the model's training data was (`Tagger.annotate` does the same), since a
     variant model tags other tokens badly; `tokenizer` overrides it (a `Tokenizer` or a name:
-    "default", "variant", "fine"). `types` keeps only those entity types (unknown
-    names are a BionerError). `batch_tokens` is the model's token budget per tensor batch.
+    "default", "variant", "fine"). `types` keeps only those entity types (unknown names,
+    or a list that names none, are a BionerError: `check_types`). `batch_tokens` is the
+    model's token budget per tensor batch.
     Safe to call from several threads on one tagger (prediction takes the tagger's lock).
     Wrong argument types are a TypeError at the call, not at the first result.
     """

@@ -301,12 +301,6 @@ def create_app(
             wanted = check_types(request.types, labels)
         except BionerError as error:
             raise HTTPException(422, str(error)) from None
-        if request.types is not None and wanted is None:
-            raise HTTPException(
-                422,
-                f"types: name at least one entity type ({', '.join(labels)}), "
-                "or leave 'types' out for all",
-            )
         if request.text is not None:
             items = [Document(id="text", text=request.text)]
         else:

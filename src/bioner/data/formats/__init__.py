@@ -10,6 +10,7 @@ Format names: `conll`, `pubtator`, `bioc-xml`, `bioc-json`, `brat`, `jsonl`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -39,6 +40,10 @@ _PUBTATOR_TITLE = re.compile(r"^[^|\t]+\|t\|")
 
 def normalize_format(name: str) -> str:
     """Accept case and `_` variants (`BioC_XML` → `bioc-xml`); reject unknown names."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"a format is a name such as 'conll' ({', '.join(FORMATS)}); got {type(name).__name__}"
+        )
     key = name.strip().lower().replace("_", "-")
     aliases = {"bioc": "bioc-xml", "json-lines": "jsonl", "iob": "conll", "standoff": "brat"}
     key = aliases.get(key, key)
@@ -88,7 +93,9 @@ def read_documents(path: PathLike, fmt: str | None = None, **options: Any) -> It
     """Documents of a file (or BRAT folder), lazily; the format is guessed when None.
 
     Options go to the format's reader, e.g. `scheme`, `strict`, `tag_column` for CoNLL.
+    A `path` that is not a str or `os.PathLike` (None, bytes, an open file) is a TypeError.
     """
+    _check_path(path, "read_documents: path")
     name = normalize_format(fmt) if fmt else guess_format(path)
     if name == "conll":
         from bioner.data.formats.conll import read_conll
@@ -112,6 +119,42 @@ def read_documents(path: PathLike, fmt: str | None = None, **options: Any) -> It
     return read_jsonl(path)
 
 
+def _check_path(path: object, name: str) -> None:
+    """Refuse what pathlib would refuse with a message that names neither caller nor argument."""
+    if not isinstance(path, str | os.PathLike):
+        from bioner.annotation.pipeline import describe_non_text
+
+        raise TypeError(f"{name} must be a str or os.PathLike; got {describe_non_text(path)}")
+
+
+def _checked_documents(documents: Iterable[Document], caller: str) -> Iterator[Document]:
+    """The documents, refused at the call if not an iterable and item by item if not Documents.
+
+    Writers read attributes of each item: a str got "'str' object has no attribute 'spans'"
+    from deep inside a writer, a single Document "not iterable". Items are checked as they are
+    written, so a generator stays lazy; the atomic write then leaves no file behind.
+    """
+    from bioner.annotation.pipeline import check_items, describe_non_text
+
+    check_items(documents, caller, "an iterable of Documents")
+
+    def checked() -> Iterator[Document]:
+        for index, document in enumerate(documents):
+            if not isinstance(document, Document):
+                hint = (
+                    " (make one with Document(id=..., text=...))"
+                    if isinstance(document, str)
+                    else ""
+                )
+                raise TypeError(
+                    f"{caller}: item {index} is {describe_non_text(document)}; "
+                    f"expected a Document{hint}"
+                )
+            yield document
+
+    return checked()
+
+
 def _no_options(name: str, options: dict[str, Any]) -> None:
     if options:
         raise BionerError(f"options {sorted(options)} do not apply to the {name} format")
@@ -129,11 +172,22 @@ def write_documents(
 
     `inputs` are the files the documents are read from: writing over one is refused.
     Options go to the writer, e.g. `scheme` and `docstart` for CoNLL, `newline` for PubTator.
+    Anything but an iterable of Documents (a single Document, strings), a `path` that is not
+    a str or `os.PathLike`, or a bare path for `inputs` is a TypeError naming it.
     """
     from bioner.data.formats.textio import open_output
 
+    documents = _checked_documents(documents, "write_documents")
+    _check_path(path, "write_documents: path")
     name = normalize_format(fmt)
+    if isinstance(inputs, str | os.PathLike):
+        # Iterated, "in.tsv" is the paths i, n, ., ...: "." refused every output beside it.
+        raise TypeError(
+            f"write_documents: inputs must be a list of paths, e.g. [{str(inputs)!r}], not one"
+        )
     inputs = list(inputs)
+    for index, source in enumerate(inputs):
+        _check_path(source, f"write_documents: inputs item {index}")
     refuse_inputs(path, inputs)
     if name == "brat":
         from bioner.data.formats.brat import write_brat
@@ -141,15 +195,21 @@ def write_documents(
         _no_options(name, options)
         return write_brat(documents, path, inputs=inputs)
     with open_output(path, inputs) as stream:
-        return write_stream(documents, stream, name, **options)
+        return _write_stream(documents, stream, name, **options)
 
 
 def write_stream(documents: Iterable[Document], stream: TextIO, fmt: str, **options: Any) -> int:
     """Write documents to an open text stream, as `write_documents` writes them to a file.
 
     For `--output -` (stdout), so that it gives exactly what a file would hold. BRAT is a
-    folder of files and has no single stream to go to.
+    folder of files and has no single stream to go to. Misused arguments are a TypeError, as
+    for `write_documents`.
     """
+    return _write_stream(_checked_documents(documents, "write_stream"), stream, fmt, **options)
+
+
+def _write_stream(documents: Iterable[Document], stream: TextIO, fmt: str, **options: Any) -> int:
+    """`write_stream` for documents already checked."""
     name = normalize_format(fmt)
     if name == "brat":
         raise BionerError("BRAT output is a folder of files; it cannot go to one stream")

@@ -10,18 +10,24 @@ sentence outside any such document (the usual case: most corpora have no markers
 Document of its own, with id `<file stem>:<n>`, because the files carry no document
 structure to recover and one huge document per file would make every per-sentence lookup
 slow. Either way sentences stay sentences, so counts do not depend on this choice.
+
+Writing keeps documents for the way back: every document gets a `-DOCSTART-` line except the
+sentences that were read as documents of their own (so such a file is written back as it
+was). Mentions the tags cannot hold as they are (overlapping, off token boundaries, across a
+sentence end, outside every sentence) are counted and named in one warning per write.
 """
 
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from bioner.data.atomic import PathLike
-from bioner.data.document import Document, Sentence
+from bioner.data.document import Document, Sentence, Span
 from bioner.data.formats.textio import open_input, reading, strip_gz
 from bioner.data.tagging import Chunk, TagScheme, chunks_from_tags, split_tag, validate_tags
 from bioner.errors import BionerError, InputFormatError
@@ -30,7 +36,8 @@ log = logging.getLogger(__name__)
 
 DOCSTART = "-DOCSTART-"
 MEDLINE_MARK = "###MEDLINE:"
-#: Document metadata key holding the boundary line a document started with (for writing back).
+#: Document metadata key holding the boundary line a document started with (for writing back);
+#: "" for a sentence read without one, which is written back without one.
 DOCSTART_KEY = "conll.docstart"
 
 Tokenizer = Callable[[str], list[Sentence]]
@@ -229,7 +236,9 @@ def read_conll(
             continue
         sentences += 1
         if boundary is None:
-            yield build(f"{stem}:{sentences}", [block])
+            document = build(f"{stem}:{sentences}", [block])
+            document.metadata[DOCSTART_KEY] = ""
+            yield document
         else:
             group.append(block)
     yield from flush()
@@ -247,6 +256,90 @@ def _default_tokenizer() -> Tokenizer:
     return TextTokenizer().tokenize
 
 
+def _boundary(document: Document, sentences: int, docstart: bool | None, marked: bool) -> str:
+    """The boundary line to write before a document ("" for none), by `write_conll`'s rule."""
+    if docstart is False:
+        return ""
+    read_with = document.metadata.get(DOCSTART_KEY)
+    if read_with:
+        return read_with
+    # A sentence read as a document of its own reads back as one only while no boundary
+    # line precedes it (after one, its tokens would join that document).
+    if docstart is None and read_with == "" and sentences == 1 and not marked:
+        return ""
+    return f"{DOCSTART}\tO"
+
+
+#: Why a span is not in the tags as it is, in the order the warning names them.
+_LOST_REASONS = {
+    "overlap": "overlap another span (left out)",
+    "outside": "start outside every sentence (left out)",
+    "cut": "run past the end of their sentence (cut at it)",
+    "widened": "do not start and end on token boundaries (widened to whole tokens)",
+}
+
+
+@dataclass(slots=True)
+class _LostSpans:
+    """Spans the tags cannot hold as they are, by reason, with the first document of each.
+
+    Counted per write and reported once: a corpus with many overlaps would otherwise log a
+    line per document.
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)
+    first: dict[str, str] = field(default_factory=dict)
+    spans: int = 0
+
+    def add(self, reason: str, document: Document, count: int = 1) -> None:
+        if count > 0:
+            self.counts[reason] += count
+            self.first.setdefault(reason, document.id)
+
+    def sentence(
+        self,
+        document: Document,
+        sentence: Sentence,
+        spans: Sequence[Span],
+        chunks: Sequence[Chunk],
+        next_start: int | None,
+    ) -> None:
+        """Compare a sentence's spans with the chunks its tags hold, when some differ."""
+        tokens = sentence.tokens
+        starts = {token.start for token in tokens}
+        ends = {token.end for token in tokens}
+        if len(chunks) == len(spans) and all(
+            span.start in starts and span.end in ends for span in spans
+        ):
+            return  # each span gave one chunk, exactly its tokens
+        held = Counter(chunks)
+        for span in sorted(spans, key=lambda s: (s.start, -s.end, s.label)):
+            first, last = document.token_range(sentence, span)
+            chunk = (span.label, first, min(last, len(tokens)))
+            if not held[chunk]:
+                self.add("overlap", document)
+                continue
+            held[chunk] -= 1
+            if next_start is not None and span.end > next_start:
+                self.add("cut", document)
+            elif span.start not in starts or span.end not in ends:
+                self.add("widened", document)
+
+    def report(self) -> None:
+        if self.counts:
+            details = "; ".join(
+                f"{self.counts[key]} {text} (first in document {self.first[key]})"
+                for key, text in _LOST_REASONS.items()
+                if self.counts[key]
+            )
+            log.warning(
+                "CoNLL tags cannot hold %d of %d spans as they are: %s",
+                sum(self.counts.values()),
+                self.spans,
+                details,
+            )
+
+
 def write_conll(
     documents: Iterable[Document],
     stream: TextIO,
@@ -257,34 +350,53 @@ def write_conll(
 ) -> int:
     """Write `token<TAB>tag` lines, a blank line after every sentence; returns documents written.
 
-    `docstart=None` writes a boundary line only for documents that were read with one; True
-    writes `-DOCSTART-<TAB>O` before every document, False never. Documents without sentences
-    (raw text) are tokenized with `tokenizer` (default: bioner.text). Spans the scheme cannot
-    express (overlaps) are dropped from the tags with a logged warning.
+    Reading the file back (same `scheme`) gives the same documents, sentences, tokens and
+    token-aligned mentions. `docstart=None` writes a boundary line (`-DOCSTART-<TAB>O`, or the
+    one the document was read with) before every document except a sentence that was read as
+    a document of its own, which reads back as one without; True writes one before every
+    document, False none (a document of several sentences then reads back as several: warned).
+    Documents without sentences (raw text) are tokenized with `tokenizer` (default:
+    bioner.text). Spans the tags cannot hold as they are are named in one warning.
     """
     scheme = TagScheme.parse(scheme)
     written = 0
+    marked = False
+    split = 0
+    lost = _LostSpans()
     for document in documents:
-        marker = document.metadata.get(DOCSTART_KEY)
-        if docstart is True and marker is None:
-            marker = f"{DOCSTART}\tO"
-        if marker is not None and docstart is not False:
-            stream.write(f"{marker}\n\n")
         sentences = document.sentences
         if not sentences and document.text.strip():
             tokenizer = tokenizer or _default_tokenizer()
             sentences = tokenizer(document.text)
-        encoded = 0
+        marker = _boundary(document, len(sentences), docstart, marked)
+        if marker:
+            stream.write(f"{marker}\n\n")
+            marked = True
+        elif len(sentences) != 1:
+            split += 1
         ordered = document.sorted_spans()
-        for sentence in sentences:
+        starts = [span.start for span in ordered]
+        lost.spans += len(ordered)
+        placed = 0
+        for index, sentence in enumerate(sentences):
             tags = document.sentence_tags(sentence, scheme, ordered)
-            encoded += len(chunks_from_tags(tags, scheme))
+            # The spans `sentence_tags` encodes: those that start inside the sentence.
+            here = ordered[bisect_left(starts, sentence.start) : bisect_left(starts, sentence.end)]
+            placed += len(here)
+            if here:
+                following = sentences[index + 1].start if index + 1 < len(sentences) else None
+                lost.sentence(document, sentence, here, chunks_from_tags(tags, scheme), following)
             lines = []
             for token, tag in zip(sentence.tokens, tags, strict=True):
                 if any(ch in token.text for ch in "\t\n\r "):
                     raise BionerError(
                         f"document {document.id}: token {token.text!r} contains whitespace, "
                         "which CoNLL cannot hold"
+                    )
+                if token.text == DOCSTART or token.text.startswith(MEDLINE_MARK):
+                    raise BionerError(
+                        f"document {document.id}: token {token.text!r} would be read back as "
+                        "a document boundary line"
                     )
                 if any(ch in tag for ch in "\t\n\r"):
                     raise BionerError(
@@ -294,14 +406,16 @@ def write_conll(
                 lines.append(f"{token.text}\t{tag}\n")
             stream.write("".join(lines))
             stream.write("\n")
-        if encoded < len(document.spans):
-            log.warning(
-                "document %s: %d of %d spans overlap others and are not in the CoNLL tags",
-                document.id,
-                len(document.spans) - encoded,
-                len(document.spans),
-            )
+        lost.add("outside", document, len(ordered) - placed)
         written += 1
+    lost.report()
+    if split:
+        log.warning(
+            "%d document(s) with no or several sentences were written without a -DOCSTART- "
+            "line (docstart=False): read back, each sentence is a document and empty ones are "
+            "gone",
+            split,
+        )
     return written
 
 
