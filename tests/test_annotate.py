@@ -20,11 +20,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from bioner.annotation.pipeline import Source, annotate_stream, read_source
@@ -44,18 +42,7 @@ TRICKY = (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors on a shared machine: one thread is several times faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tagger(tiny_model: Path) -> Tagger:
-    return Tagger.load(tiny_model)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(*args: str, input: str | None = None):

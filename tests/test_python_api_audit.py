@@ -15,7 +15,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,18 +31,7 @@ from model_fixture import EXAMPLE
 pytest_plugins = ["conftest_model"]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors on a shared machine: one thread is several times faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tagger(tiny_model: Path) -> Tagger:
-    return Tagger.load(tiny_model)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def keys(document: Document) -> list[tuple[int, int, str]]:
