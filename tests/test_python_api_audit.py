@@ -221,6 +221,9 @@ def test_evaluate_documents_argument_errors(tagger: Tagger) -> None:
         evaluate_documents(gold[0], gold)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="pred_docs item 0 is str, expected a Document"):
         evaluate_documents(gold, [EXAMPLE])  # type: ignore[list-item]
+    # An empty filter scored nothing (F1 0) where every other entry point refuses it.
+    with pytest.raises(BionerError, match="name at least one entity type"):
+        evaluate_documents(gold, gold, types=[])
     assert evaluate_documents(gold, gold).micro.f1 == 1.0
 
 

@@ -81,7 +81,8 @@ def evaluate_documents(
     be paired or their texts differ, or `mode` is not a mode; wrong argument types (a single
     Document, a bare string for `types`) are a TypeError, since iterating them would score
     something else without a word. Types no span has are not an error here (a test fold may
-    lack one); `bioner evaluate --type` refuses them.
+    lack one); `bioner evaluate --type` refuses them. An empty `types` is a BionerError, as
+    in `Tagger.predict_documents` and `annotate_stream`: it would score nothing.
     """
     try:
         mode = MatchMode(mode)
@@ -95,6 +96,8 @@ def evaluate_documents(
             f"label_map must be a mapping such as {{'GGP': 'GENE'}}, got {type(label_map).__name__}"
         )
     type_list = None if types is None else sorted(set(types))
+    if type_list == []:  # as everywhere else: an empty filter is a mistake, not "score none"
+        raise BionerError("types: name at least one entity type, or leave 'types' out for all")
     pairs = align_documents(_documents(gold_docs, "gold"), _documents(pred_docs, "pred"), align)
     matchings: list[tuple[Document, SpanMatching]] = [
         (
