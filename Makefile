@@ -2,13 +2,17 @@
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# Where pip takes torch from. Empty: pip's own configuration (e.g. a local store holding the CPU
+# wheel). PyPI's Linux wheel of the same version is the CUDA build, so elsewhere use
+# `make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu` for the CPU wheel.
+TORCH_INDEX ?=
 
 .PHONY: setup demo test lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	# torch first and exactly pinned: the CPU wheel, never a newer CUDA build.
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install --quiet -e '.[dev]'
 	# Headless Chromium for the service's browser test (which skips, saying so, without it).
 	command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) \
