@@ -154,6 +154,11 @@ def test_run_directory_resume_and_perplexity(bilm_run: Path) -> None:
     assert loaded.tags == {} and loaded.meta["kind"] == "bilm"
     with pytest.raises(BionerError, match="--resume"):
         BiLMTrainer(_config(), bilm_run, BiLMSettings(), []).train()
+    # Resuming with another model config says which settings differ and what to give.
+    with pytest.raises(BionerError) as refused:
+        BiLMTrainer(_config(), bilm_run, BiLMSettings(), []).train(resume=True)
+    assert "differs in model.embedder.dropout" in str(refused.value)
+    assert "CONFIG and --set values it was started with" in str(refused.value)
     resumed = BiLMTrainer(
         _config(dropout=0.5), bilm_run, BiLMSettings(max_steps=9, eval_every=3), []
     )

@@ -95,7 +95,7 @@ from bioner.training.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
-from bioner.training.config import format_validation_error
+from bioner.training.config import flat_settings, format_validation_error
 from bioner.training.metrics_log import MetricsLog
 from bioner.training.optimizers import clip_gradients
 from bioner.training.schedules import (
@@ -440,7 +440,16 @@ class BiLMTrainer:
         if resume:
             record, saved, settings = read_run(self.directory)
             if saved.model != self.experiment.model:
-                raise BionerError(f"{self.directory}: the run was started with another config")
+                before = flat_settings(saved.model, "model")
+                now = flat_settings(self.experiment.model, "model")
+                changed = sorted(
+                    k for k in before.keys() | now.keys() if before.get(k) != now.get(k)
+                )
+                raise BionerError(
+                    f"{self.directory}: the run was started with another model config "
+                    f"(differs in {', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''}); "
+                    "resume with the CONFIG and --set values it was started with (bilm.json)"
+                )
             self.settings = replace(settings, **_resume_overrides(self.settings))
             return record
         if marker.exists() or checkpoint_exists(self.directory / "checkpoint"):

@@ -317,6 +317,22 @@ def _show_input(value: Any) -> str:
     return text if len(text) <= _MAX_INPUT_CHARS else text[: _MAX_INPUT_CHARS - 3] + "..."
 
 
+def flat_settings(model: BaseModel, section: str) -> dict[str, Any]:
+    """A config section's settings as flat JSON values, `section.key.subkey` → value: what two
+    runs compare to say which settings differ."""
+    flat: dict[str, Any] = {}
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                walk(item, f"{key}.{name}")
+        else:
+            flat[key] = value
+
+    walk(model.model_dump(mode="json"), section)
+    return flat
+
+
 def format_validation_error(
     error: ValidationError,
     source: str,

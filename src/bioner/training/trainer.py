@@ -40,6 +40,7 @@ from bioner.training.checkpoints import (
     read_trainer_state,
     save_checkpoint,
 )
+from bioner.training.config import flat_settings
 from bioner.training.metrics_log import MetricsLog
 from bioner.training.multitask import multitask_schedule
 from bioner.training.optimizers import build_optimizer, clip_gradients
@@ -388,18 +389,10 @@ _CHANGEABLE_ON_RESUME = frozenset(
 
 def _settings_record(tagger: Tagger) -> dict[str, Any]:
     """The model and training settings as flat JSON values, `section.key` → value."""
-    flat: dict[str, Any] = {}
-
-    def walk(value: Any, key: str) -> None:
-        if isinstance(value, dict):
-            for name, item in value.items():
-                walk(item, f"{key}.{name}")
-        else:
-            flat[key] = value
-
-    walk(tagger.config.model.model_dump(mode="json"), "model")
-    walk(tagger.config.training.model_dump(mode="json"), "training")
-    return flat
+    return {
+        **flat_settings(tagger.config.model, "model"),
+        **flat_settings(tagger.config.training, "training"),
+    }
 
 
 def _check_same_settings(saved: Any, current: dict[str, Any], checkpoint_dir: Path) -> None:
