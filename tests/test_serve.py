@@ -345,10 +345,10 @@ def test_threads_below_one_is_a_usage_error() -> None:
 
 
 # ---------------------------------------------------------------------- the real server
-def _serve(*arguments: str) -> subprocess.Popen:
+def _serve(*arguments: str, stdout: int = subprocess.DEVNULL) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", SERVE, "serve", *arguments],
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -411,3 +411,30 @@ def test_signals_stop_the_server_like_any_bioner_command(
         server.wait()
     assert server.returncode == status
     assert rest.splitlines() == said
+
+
+def test_access_log_is_one_line_per_request_on_stdout(tiny_model: Path) -> None:
+    """An operator had no way to see requests: uvicorn's access log was silenced with its
+    other messages. `--access-log` turns it on alone; `--shutdown-timeout` is accepted."""
+    server = _serve(
+        "-m",
+        str(tiny_model),
+        "--port",
+        "0",
+        "--access-log",
+        "--shutdown-timeout",
+        "5",
+        stdout=subprocess.PIPE,
+    )
+    try:
+        match = re.fullmatch(r"serving .+ on http://127\.0\.0\.1:(\d+)/\n", _first_line(server))
+        assert match
+        _wait_until_up(f"http://127.0.0.1:{match[1]}/health", server)
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    finally:
+        server.kill()
+        server.wait()
+    assert server.returncode == 143
+    assert '"GET /health HTTP/1.1" 200' in out
+    assert err.splitlines() == ["terminated"]  # uvicorn's startup messages stay quiet

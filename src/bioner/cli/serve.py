@@ -8,6 +8,7 @@ bound before `serving ... on` is printed (a busy port is one `error:` line, exit
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 from types import FrameType
@@ -36,8 +37,16 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _run(app: FastAPI, listener: socket.socket) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully (in-flight requests finish).
+def _run(
+    app: FastAPI,
+    listener: socket.socket,
+    *,
+    access_log: bool = False,
+    shutdown_timeout: float | None = None,
+) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down gracefully (in-flight requests finish,
+    for at most `shutdown_timeout` seconds when given). `access_log` logs one line per
+    request in uvicorn's format on stdout, while its other messages stay at warnings.
 
     uvicorn re-raises the signal after its shutdown, so that the process ends like every
     bioner command (SIGTERM: status 143); but inside asyncio's runner a re-raised SIGINT is
@@ -53,7 +62,15 @@ def _run(app: FastAPI, listener: socket.socket) -> None:
             signals.append(sig)
             super().handle_exit(sig, frame)
 
-    Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=access_log,
+        timeout_graceful_shutdown=shutdown_timeout,
+    )
+    if access_log:  # configured by Config above; only its level is raised
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    Server(config).run(sockets=[listener])
     if signal.SIGINT in signals:
         raise KeyboardInterrupt
 
@@ -70,6 +87,16 @@ def serve_command(
     ),
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="Torch CPU threads (default: torch's choice)."
+    ),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="Log one line per request (client, method, path, status)."
+    ),
+    shutdown_timeout: float | None = typer.Option(
+        None,
+        "--shutdown-timeout",
+        min=0,
+        help="On SIGTERM/Ctrl-C, wait at most this many seconds for requests in flight "
+        "(default: until they finish).",
     ),
 ) -> None:
     """Serve POST /annotate, GET /health, the OpenAPI schema (/docs) and a page at /."""
@@ -101,4 +128,4 @@ def serve_command(
     Console(stderr=True).print(
         f"serving {name} on http://{address}:{bound}/", highlight=False, soft_wrap=True
     )
-    _run(app, listener)
+    _run(app, listener, access_log=access_log, shutdown_timeout=shutdown_timeout)
