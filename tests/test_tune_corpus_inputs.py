@@ -119,7 +119,8 @@ def test_an_empty_devel_file_is_reported_not_replaced_by_training_documents(
     corpus = tiny_corpus(tmp_path, sentences=40, train=39)
     (corpus / "devel.tsv").write_text("")
     settings = _settings(tmp_path, HIDDEN)
-    with pytest.raises(BionerError, match=f"^{corpus / 'devel.tsv'}: no dev documents to tune on"):
+    # Refused when the splits are loaded (training.data), before any trial, naming the file.
+    with pytest.raises(BionerError, match=f"^{corpus / 'devel.tsv'}: the dev split holds no"):
         run_study(settings)
     assert not settings.storage.exists()
 

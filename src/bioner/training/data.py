@@ -9,7 +9,7 @@ type filtering happen here, once, so every later stage sees the same spans.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -62,11 +62,13 @@ def load_splits(data: DataConfig) -> Splits:
         corpus = load_corpus(data.corpus, data.format)
         for name, corpus_split in (("train", "train"), ("dev", "devel"), ("test", "test")):
             if corpus_split in corpus.splits:
-                splits[name] = list(corpus.documents(corpus_split))
+                splits[name] = _non_empty(
+                    corpus.documents(corpus_split), corpus.files[corpus_split], name
+                )
     for name in splits:
         path = getattr(data, name)
         if path:
-            splits[name] = list(read_documents(path, data.format))
+            splits[name] = _non_empty(read_documents(path, data.format), path, name)
     if not splits["train"]:
         raise BionerError("no training documents: set data.corpus or data.train")
     if not splits["dev"] and data.dev_fraction:
@@ -79,6 +81,15 @@ def load_splits(data: DataConfig) -> Splits:
         for name, docs in splits.items()
     }
     return Splits(**result)
+
+
+def _non_empty(documents: Iterable[Document], path: object, split: str) -> list[Document]:
+    """The split's documents; an empty file is an error naming it, not a missing split
+    (an empty test file would otherwise skip scoring without a word)."""
+    found = list(documents)
+    if not found:
+        raise BionerError(f"{path}: the {split} split holds no documents (empty file?)")
+    return found
 
 
 def ensure_tokenized(documents: Sequence[Document], tokenizer: Tokenizer) -> list[Document]:

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from bioner.data.atomic import PathLike
-from bioner.data.document import Document, Sentence, Span
+from bioner.data.document import Document, Sentence
 from bioner.data.formats.textio import open_input, reading, strip_gz
+from bioner.data.lost_spans import LostSpans
 from bioner.data.tagging import Chunk, TagScheme, chunks_from_tags, split_tag, validate_tags
 from bioner.errors import BionerError, InputFormatError
 
@@ -270,76 +271,6 @@ def _boundary(document: Document, sentences: int, docstart: bool | None, marked:
     return f"{DOCSTART}\tO"
 
 
-#: Why a span is not in the tags as it is, in the order the warning names them.
-_LOST_REASONS = {
-    "overlap": "overlap another span (left out)",
-    "outside": "start outside every sentence (left out)",
-    "cut": "run past the end of their sentence (cut at it)",
-    "widened": "do not start and end on token boundaries (widened to whole tokens)",
-}
-
-
-@dataclass(slots=True)
-class _LostSpans:
-    """Spans the tags cannot hold as they are, by reason, with the first document of each.
-
-    Counted per write and reported once: a corpus with many overlaps would otherwise log a
-    line per document.
-    """
-
-    counts: Counter[str] = field(default_factory=Counter)
-    first: dict[str, str] = field(default_factory=dict)
-    spans: int = 0
-
-    def add(self, reason: str, document: Document, count: int = 1) -> None:
-        if count > 0:
-            self.counts[reason] += count
-            self.first.setdefault(reason, document.id)
-
-    def sentence(
-        self,
-        document: Document,
-        sentence: Sentence,
-        spans: Sequence[Span],
-        chunks: Sequence[Chunk],
-        next_start: int | None,
-    ) -> None:
-        """Compare a sentence's spans with the chunks its tags hold, when some differ."""
-        tokens = sentence.tokens
-        starts = {token.start for token in tokens}
-        ends = {token.end for token in tokens}
-        if len(chunks) == len(spans) and all(
-            span.start in starts and span.end in ends for span in spans
-        ):
-            return  # each span gave one chunk, exactly its tokens
-        held = Counter(chunks)
-        for span in sorted(spans, key=lambda s: (s.start, -s.end, s.label)):
-            first, last = document.token_range(sentence, span)
-            chunk = (span.label, first, min(last, len(tokens)))
-            if not held[chunk]:
-                self.add("overlap", document)
-                continue
-            held[chunk] -= 1
-            if next_start is not None and span.end > next_start:
-                self.add("cut", document)
-            elif span.start not in starts or span.end not in ends:
-                self.add("widened", document)
-
-    def report(self) -> None:
-        if self.counts:
-            details = "; ".join(
-                f"{self.counts[key]} {text} (first in document {self.first[key]})"
-                for key, text in _LOST_REASONS.items()
-                if self.counts[key]
-            )
-            log.warning(
-                "CoNLL tags cannot hold %d of %d spans as they are: %s",
-                sum(self.counts.values()),
-                self.spans,
-                details,
-            )
-
-
 def write_conll(
     documents: Iterable[Document],
     stream: TextIO,
@@ -362,7 +293,7 @@ def write_conll(
     written = 0
     marked = False
     split = 0
-    lost = _LostSpans()
+    lost = LostSpans()
     for document in documents:
         sentences = document.sentences
         if not sentences and document.text.strip():
@@ -408,7 +339,7 @@ def write_conll(
             stream.write("\n")
         lost.add("outside", document, len(ordered) - placed)
         written += 1
-    lost.report()
+    lost.report("CoNLL tags", log)
     if split:
         log.warning(
             "%d document(s) with no or several sentences were written without a -DOCSTART- "
