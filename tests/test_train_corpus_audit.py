@@ -76,3 +76,20 @@ def test_empty_split_file_is_an_error_naming_it(tmp_path: Path, empty: str) -> N
             write_documents([document], path, "conll")
     with pytest.raises(BionerError, match=rf"{empty}: the \w+ split holds no documents"):
         load_splits(DataConfig(corpus=str(tmp_path)))
+
+
+def test_types_only_dev_or_test_hold_are_named_before_training(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A type the training split lacks was only ever an F1 of 0 in the scores."""
+    chemical = Document.from_tokens("c", [["Aspirin", "helps", "."]], [["B-Chem", "O", "O"]])
+    gene = Document.from_tokens("g", [["TP53", "rose", "."]], [["B-Gene", "O", "O"]])
+    write_documents([chemical], tmp_path / "train.tsv", "conll")
+    write_documents([chemical], tmp_path / "devel.tsv", "conll")
+    write_documents([chemical, gene, gene], tmp_path / "test.tsv", "conll")
+    with caplog.at_level(logging.WARNING, logger="bioner.training.data"):
+        load_splits(DataConfig(corpus=str(tmp_path)))
+    assert [r.getMessage() for r in caplog.records] == [
+        "the test split has mentions of types the training split lacks, which the model "
+        "cannot learn and which count as misses: Gene (2)"
+    ]

@@ -8,7 +8,9 @@ type filtering happen here, once, so every later stage sees the same spans.
 
 from __future__ import annotations
 
+import logging
 import random
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -21,6 +23,8 @@ from bioner.errors import BionerError
 from bioner.text.tokenizer import Tokenizer, make_tokenizer
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,7 +84,29 @@ def load_splits(data: DataConfig) -> Splits:
         name: relabel(ensure_tokenized(docs, tokenizer), data.label_map, data.labels)
         for name, docs in splits.items()
     }
+    _warn_untrained_types(result)
     return Splits(**result)
+
+
+def _warn_untrained_types(splits: dict[str, list[Document]]) -> None:
+    """Say when dev or test hold types that train lacks: the model cannot learn them, so
+    their mentions only ever count as misses (a renamed type, a missing --map)."""
+    trained = {span.label for document in splits["train"] for span in document.spans}
+    for name in ("dev", "test"):
+        counts = Counter(
+            span.label
+            for document in splits[name]
+            for span in document.spans
+            if span.label not in trained
+        )
+        if counts:
+            listed = ", ".join(f"{label} ({count})" for label, count in sorted(counts.items()))
+            log.warning(
+                "the %s split has mentions of types the training split lacks, which the "
+                "model cannot learn and which count as misses: %s",
+                name,
+                listed,
+            )
 
 
 def _non_empty(documents: Iterable[Document], path: object, split: str) -> list[Document]:
