@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from bioner.cli.corpus import app, stats_report
-from bioner.data.corpus import load_corpus, split_of
+from bioner.data.corpus import load_corpus, overlapping_mentions, split_of, split_stats
+from bioner.data.document import Document, Span
 
 CORPORA = [
     "NCBI-disease", "BC5CDR", "BC5CDR-chem", "BC5CDR-disease", "BC2GM", "JNLPBA", "LINNAEUS",
@@ -234,3 +236,35 @@ def test_convert_refuses_dash_as_target(tmp_path: Path, monkeypatch: pytest.Monk
         assert isinstance(result.exception, BionerError)
         assert "TARGET -: convert cannot write to stdout" in str(result.exception)
     assert list(tmp_path.iterdir()) == [source]
+
+
+def test_overlapping_and_discontinuous_mentions_are_counted(tmp_path: Path) -> None:
+    """What BIO tags cannot hold was invisible in `corpus stats` (training drops or widens it)."""
+    spans = [
+        Span(0, 13, "Disease"),  # "breast cancer" ...
+        Span(7, 13, "Disease"),  # ... holds "cancer": nested
+        Span(7, 18, "Other"),  # "cancer type" crosses the first
+        Span(19, 23, "Gene"),  # on its own
+        Span(19, 23, "Protein"),  # the same text with another type
+        Span(30, 34, "Gene"),  # alone
+    ]
+    assert overlapping_mentions(spans) == 5
+    assert overlapping_mentions([Span(0, 3, "A"), Span(3, 5, "A")]) == 0  # touching only
+    text = "Lung and liver failure. breast cancer type BRCA X."
+    document = Document(
+        id="d", text=text, spans=[Span(0, 22, "Disease", extra=("fragments=0 4;15 22",))]
+    )
+    stats = split_stats([document])
+    assert (stats.discontinuous, stats.overlapping) == (1, 0)
+    brat = tmp_path / "brat"
+    brat.mkdir()
+    (brat / "a.txt").write_text("breast cancer type in BRCA1\n", encoding="utf-8")
+    (brat / "a.ann").write_text(
+        "T1\tDisease 0 13\tbreast cancer\nT2\tDisease 7 13\tcancer\nT3\tGene 22 27\tBRCA1\n",
+        encoding="utf-8",
+    )
+    report = stats_report(brat)
+    (split,) = report["splits"].values()
+    assert (split["overlapping_mentions"], split["discontinuous_mentions"]) == (2, 0)
+    result = CliRunner().invoke(app, ["stats", str(brat)])
+    assert "overlapping mentions (BIO tags cannot hold them all; training warns)" in result.output

@@ -78,7 +78,16 @@ def stats_command(
     if as_json:
         typer.echo(json.dumps(_report(corpus, splits), indent=2))
         return
-    Console().print(_table(corpus.name, splits))
+    console = Console()
+    console.print(_table(corpus.name, splits))
+    for kind in ("overlapping", "discontinuous"):
+        counts = {split: getattr(stats, kind) for split, stats in splits.items()}
+        if any(counts.values()):
+            listed = ", ".join(f"{split} {count:,}" for split, count in counts.items())
+            console.print(
+                f"{kind} mentions (BIO tags cannot hold them all; training warns): {listed}",
+                highlight=False,
+            )
 
 
 def _check_target(source: Path, target: Path, target_format: str) -> None:

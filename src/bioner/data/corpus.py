@@ -12,17 +12,19 @@ A missing split is simply absent; two files for one split is an error.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bioner.data.atomic import PathLike
-from bioner.data.document import Document
+from bioner.data.document import Document, Span
 from bioner.data.formats import guess_format, read_documents
 from bioner.data.formats.conll import count_conll
+from bioner.data.formats.extras import fragments_of
 from bioner.errors import BionerError
 
 SPLITS: tuple[str, ...] = ("train", "devel", "test")
@@ -139,6 +141,10 @@ class SplitStats:
     sentences: int = 0
     tokens: int = 0
     mentions: Counter[str] = field(default_factory=Counter)
+    #: Mentions that overlap another (nested, crossing, or the same text with two types) and
+    #: discontinuous ones: BIO/BIOES tags cannot hold them all (0 in CoNLL by construction).
+    overlapping: int = 0
+    discontinuous: int = 0
 
     @property
     def total_mentions(self) -> int:
@@ -151,6 +157,8 @@ class SplitStats:
             "tokens": self.tokens,
             "mentions": dict(sorted(self.mentions.items())),
             "total_mentions": self.total_mentions,
+            "overlapping_mentions": self.overlapping,
+            "discontinuous_mentions": self.discontinuous,
         }
 
 
@@ -162,7 +170,24 @@ def split_stats(documents: Iterable[Document]) -> SplitStats:
         stats.sentences += len(document.sentences)
         stats.tokens += sum(len(sentence) for sentence in document.sentences)
         stats.mentions.update(span.label for span in document.spans)
+        stats.overlapping += overlapping_mentions(document.spans)
+        stats.discontinuous += sum(len(fragments_of(span)) > 1 for span in document.spans)
     return stats
+
+
+def overlapping_mentions(spans: Sequence[Span]) -> int:
+    """How many of the spans overlap at least one other (a sweep over starts, with the spans
+    still open in a heap by end)."""
+    marked: set[int] = set()
+    open_spans: list[tuple[int, int]] = []  # (end, index)
+    for index, span in sorted(enumerate(spans), key=lambda item: item[1].start):
+        while open_spans and open_spans[0][0] <= span.start:
+            heapq.heappop(open_spans)
+        if open_spans:
+            marked.add(index)
+            marked.update(other for _, other in open_spans)
+        heapq.heappush(open_spans, (span.end, index))
+    return len(marked)
 
 
 def file_stats(path: PathLike, fmt: str | None = None, **options: Any) -> SplitStats:
