@@ -118,13 +118,31 @@ def _check_inputs(
     return mask
 
 
-def _forward(emissions: Tensor, mask: Tensor, trans: Tensor, start: Tensor, end: Tensor) -> Tensor:
-    """log Z [B] by the forward algorithm in log space (the training loss's normaliser)."""
+def _forward(
+    emissions: Tensor, mask: Tensor, trans: Tensor, start: Tensor, end: Tensor
+) -> tuple[Tensor, list[Tensor]]:
+    """Forward algorithm in log space: (log Z [B], alphas per step [B, K])."""
     alpha = start + emissions[:, 0]
+    alphas = [alpha]
     for t in range(1, emissions.size(1)):
         step = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emissions[:, t]
         alpha = torch.where(mask[:, t, None], step, alpha)  # padded steps carry alpha on
-    return torch.logsumexp(alpha + end, dim=1)
+        alphas.append(alpha)
+    return torch.logsumexp(alpha + end, dim=1), alphas
+
+
+def _backward(emissions: Tensor, mask: Tensor, trans: Tensor, end: Tensor) -> list[Tensor]:
+    """Backward algorithm in log space: betas per step [B, K]; end scores at each last token."""
+    batch, steps, k = emissions.shape
+    final = end.expand(batch, k)
+    beta = final
+    betas = [beta]
+    for t in range(steps - 2, -1, -1):
+        step = torch.logsumexp(trans + (emissions[:, t + 1] + beta).unsqueeze(1), dim=2)
+        beta = torch.where(mask[:, t + 1, None], step, final)
+        betas.append(beta)
+    betas.reverse()
+    return betas
 
 
 def _marginals(
@@ -175,22 +193,8 @@ def _log_space_marginals(
 ) -> Tensor:
     """The marginals by the forward and backward algorithms in log space: never underflow,
     but slower and less precise on long sentences than `_marginals` (its fallback)."""
-    batch, steps, k = emissions.shape
-    alpha = start + emissions[:, 0]
-    alphas = [alpha]
-    for t in range(1, steps):
-        step = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emissions[:, t]
-        alpha = torch.where(mask[:, t, None], step, alpha)
-        alphas.append(alpha)
-    log_z = torch.logsumexp(alpha + end, dim=1)
-    final = end.expand(batch, k)
-    beta = final
-    betas = [beta]
-    for t in range(steps - 2, -1, -1):
-        step = torch.logsumexp(trans + (emissions[:, t + 1] + beta).unsqueeze(1), dim=2)
-        beta = torch.where(mask[:, t + 1, None], step, final)
-        betas.append(beta)
-    betas.reverse()
+    log_z, alphas = _forward(emissions, mask, trans, start, end)
+    betas = _backward(emissions, mask, trans, end)
     return (torch.stack(alphas, 1) + torch.stack(betas, 1) - log_z[:, None, None]).exp()
 
 
@@ -388,7 +392,7 @@ class CRF(_TagDecoder):
     def log_partition(self, emissions: Tensor, mask: Tensor | None = None) -> Tensor:
         """log Z per sequence [B]: logsumexp of the scores of all (allowed) paths."""
         mask = _check_inputs(emissions, mask, None, self.num_tags)
-        return _forward(emissions, mask, *self._scores())
+        return _forward(emissions, mask, *self._scores())[0]
 
     def score(self, emissions: Tensor, tags: Tensor, mask: Tensor | None = None) -> Tensor:
         """Unnormalised score of the given tag paths [B]."""
@@ -405,7 +409,7 @@ class CRF(_TagDecoder):
         """-log p(tags | emissions) per sequence, summed, averaged over sequences, or not."""
         mask = _check_inputs(emissions, mask, tags, self.num_tags)
         trans, start, end = self._scores()
-        log_z = _forward(emissions, mask, trans, start, end)
+        log_z = _forward(emissions, mask, trans, start, end)[0]
         return _reduce(log_z - _path_score(emissions, tags, mask, trans, start, end), reduction)
 
     def viterbi(
