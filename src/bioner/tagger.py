@@ -42,6 +42,7 @@ from bioner.models.embeddings.word_vectors import (
 from bioner.models.tagger import DEFAULT_HEAD, TaggerModel
 from bioner.postprocessing import apply_rule_sets, check_rule_sets, rules_for_head, split_entry
 from bioner.training.checkpoints import cpu_state_dict
+from bioner.training.seeding import usable_device
 
 FILES = ("config.json", "vocab.json", "weights.safetensors", "meta.json")
 
@@ -454,7 +455,7 @@ class Tagger:
                 "Tagger.load takes a model folder or a bundled model's name (str or Path), "
                 f"got {type(path_or_name).__name__}"
             )
-        target = _checked_device(device)
+        target = usable_device(device)
         try:
             path = resolve_model_path(path_or_name)
         except BionerError:
@@ -501,26 +502,6 @@ class Tagger:
         model.load_state_dict(state)
         model.to(target).eval()
         return cls(config, words, chars, tags, model, meta)
-
-
-def _checked_device(device: str | torch.device) -> torch.device:
-    """The torch device, or a BionerError before any loading: torch's own errors for a
-    misspelt name or a missing GPU surface deep inside `Module.to` (an AssertionError)."""
-    try:
-        target = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise BionerError(
-            f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps'"
-        ) from None
-    if target.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise BionerError(f"device {str(device)!r}: this PyTorch sees no CUDA GPU")
-        if target.index is not None and target.index >= count:
-            raise BionerError(f"device {str(device)!r}: this PyTorch sees {count} CUDA GPU(s)")
-    if target.type == "mps" and not torch.backends.mps.is_available():
-        raise BionerError(f"device {str(device)!r}: MPS is not available to this PyTorch")
-    return target
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:

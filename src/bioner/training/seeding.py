@@ -28,11 +28,30 @@ def select_device(name: str) -> torch.device:
     """'auto' → CUDA when available, else CPU; 'cuda' without a GPU is a BionerError."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise BionerError("device 'cuda' was requested but no CUDA GPU is available")
     if name not in ("cpu", "cuda"):
         raise BionerError(f"unknown device {name!r} (expected 'auto', 'cpu' or 'cuda')")
-    return torch.device(name)
+    return usable_device(name)
+
+
+def usable_device(device: str | torch.device) -> torch.device:
+    """The torch device named (a str such as 'cuda:1', or a torch.device), once this PyTorch
+    can use it; else a BionerError before any loading: torch's own errors for a misspelt name
+    or a missing GPU surface deep inside `Module.to` (an AssertionError)."""
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise BionerError(
+            f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps'"
+        ) from None
+    if target.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise BionerError(f"device {str(device)!r}: this PyTorch sees no CUDA GPU")
+        if target.index is not None and target.index >= count:
+            raise BionerError(f"device {str(device)!r}: this PyTorch sees {count} CUDA GPU(s)")
+    if target.type == "mps" and not torch.backends.mps.is_available():
+        raise BionerError(f"device {str(device)!r}: MPS is not available to this PyTorch")
+    return target
 
 
 def configure_threads(num_threads: int | None) -> int:
