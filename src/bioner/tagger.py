@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -188,26 +188,18 @@ class Tagger:
         tag_index = self._tag_index[head] if head is not None else None
         lost = LostSpans()
         for document in documents:
-            ordered = document.sorted_spans() if tag_index is not None else []
-            starts = [span.start for span in ordered]
-            placed = 0
             sentences = document.sentences
-            for index, sentence in enumerate(sentences):
+            # `lost.tags` must run to its end (zip strict) to count spans outside sentences.
+            gold: Iterable[list[str] | None] = (
+                lost.tags(document, sentences, self.scheme)
+                if tag_index is not None
+                else [None] * len(sentences)
+            )
+            for sentence, tags in zip(sentences, gold, strict=True):
                 words = sentence.words
                 ids = self.words.ids(self.normalize(w) for w in words)
                 tag_ids = None
-                if tag_index is not None:
-                    tags = document.sentence_tags(sentence, self.scheme, ordered)
-                    here = ordered[
-                        bisect_left(starts, sentence.start) : bisect_left(starts, sentence.end)
-                    ]
-                    placed += len(here)
-                    if here:
-                        following = (
-                            sentences[index + 1].start if index + 1 < len(sentences) else None
-                        )
-                        chunks = chunks_from_tags(tags, self.scheme)
-                        lost.sentence(document, sentence, here, chunks, following)
+                if tags is not None and tag_index is not None:
                     try:
                         tag_ids = [tag_index[t] for t in tags]
                     except KeyError as error:
@@ -216,9 +208,6 @@ class Tagger:
                             f"model's tag set for head {head!r}"
                         ) from None
                 encoded.append(EncodedSentence(words, ids, tag_ids))
-            if tag_index is not None:
-                lost.spans += len(ordered)
-                lost.add("outside", document, len(ordered) - placed)
         if tag_index is not None:  # gold tags are what training learns: say what they lose
             lost.report(f"training tags (head {head!r})")
         return encoded

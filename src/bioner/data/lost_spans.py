@@ -9,12 +9,13 @@ many spans were left out or changed, so no mention is lost silently.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bioner.data.document import Document, Sentence, Span
-from bioner.data.tagging import Chunk
+from bioner.data.tagging import Chunk, TagScheme, chunks_from_tags
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,26 @@ class LostSpans:
         if count > 0:
             self.counts[reason] += count
             self.first.setdefault(reason, document.id)
+
+    def tags(
+        self, document: Document, sentences: Sequence[Sentence], scheme: TagScheme
+    ) -> Iterator[list[str]]:
+        """Each sentence's tags (`Document.sentence_tags`), counting the document's spans they
+        cannot hold; iterate to the end, where spans outside every sentence are counted."""
+        ordered = document.sorted_spans()
+        starts = [span.start for span in ordered]
+        self.spans += len(ordered)
+        placed = 0
+        for index, sentence in enumerate(sentences):
+            tags = document.sentence_tags(sentence, scheme, ordered)
+            # The spans `sentence_tags` encodes: those that start inside the sentence.
+            here = ordered[bisect_left(starts, sentence.start) : bisect_left(starts, sentence.end)]
+            placed += len(here)
+            if here:
+                following = sentences[index + 1].start if index + 1 < len(sentences) else None
+                self.sentence(document, sentence, here, chunks_from_tags(tags, scheme), following)
+            yield tags
+        self.add("outside", document, len(ordered) - placed)
 
     def sentence(
         self,

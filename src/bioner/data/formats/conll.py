@@ -20,7 +20,6 @@ sentence end, outside every sentence) are counted and named in one warning per w
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -305,18 +304,8 @@ def write_conll(
             marked = True
         elif len(sentences) != 1:
             split += 1
-        ordered = document.sorted_spans()
-        starts = [span.start for span in ordered]
-        lost.spans += len(ordered)
-        placed = 0
-        for index, sentence in enumerate(sentences):
-            tags = document.sentence_tags(sentence, scheme, ordered)
-            # The spans `sentence_tags` encodes: those that start inside the sentence.
-            here = ordered[bisect_left(starts, sentence.start) : bisect_left(starts, sentence.end)]
-            placed += len(here)
-            if here:
-                following = sentences[index + 1].start if index + 1 < len(sentences) else None
-                lost.sentence(document, sentence, here, chunks_from_tags(tags, scheme), following)
+        tag_lists = lost.tags(document, sentences, scheme)
+        for sentence, tags in zip(sentences, tag_lists, strict=True):
             lines = []
             for token, tag in zip(sentence.tokens, tags, strict=True):
                 if any(ch in token.text for ch in "\t\n\r "):
@@ -337,7 +326,6 @@ def write_conll(
                 lines.append(f"{token.text}\t{tag}\n")
             stream.write("".join(lines))
             stream.write("\n")
-        lost.add("outside", document, len(ordered) - placed)
         written += 1
     lost.report("CoNLL tags", log)
     if split:
