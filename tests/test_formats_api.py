@@ -293,3 +293,19 @@ def test_a_type_name_that_is_not_a_string_is_named() -> None:
     # Was AttributeError "'int' object has no attribute 'split'".
     with pytest.raises(TypeError, match=r"^types: item 1 is int; expected an entity type name"):
         check_types(["Disease", 1], ["Disease"])  # type: ignore[list-item]
+
+
+def test_document_checks_live_below_every_caller() -> None:
+    """The formats and the shared item checks import nothing above bioner.data."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bioner.data.formats, bioner.data.inputs; "
+        "print(sorted(m for m in sys.modules if m.startswith('bioner.') and "
+        "not m.startswith(('bioner.data', 'bioner.errors'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -98,7 +98,10 @@ def test_predict_documents_refuses_unknown_types(tagger: Tagger) -> None:
 
 
 def test_predict_documents_refuses_raw_text_and_a_single_document(tagger: Tagger) -> None:
-    with pytest.raises(TypeError, match=r"item 0 is a str; it takes Documents \(Tagger.annotate"):
+    with pytest.raises(
+        TypeError,
+        match=r"^predict_documents: item 0 is str; expected a Document \(Tagger.annotate takes",
+    ):
         tagger.predict_documents([EXAMPLE])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="not one Document: pass a list"):
         tagger.predict_documents(tagger.annotate(EXAMPLE))  # type: ignore[arg-type]
@@ -217,10 +220,19 @@ def test_evaluate_documents_argument_errors(tagger: Tagger) -> None:
         evaluate_documents(gold, gold, types="Disease")
     with pytest.raises(TypeError, match="label_map must be a mapping"):
         evaluate_documents(gold, gold, label_map=[("Gene", "GENE")])  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="gold_docs must be an iterable of Documents, got Document"):
+    with pytest.raises(
+        TypeError,
+        match=r"^evaluate_documents\(gold_docs\) takes an iterable of Documents, "
+        "not one Document: pass a list$",
+    ):
         evaluate_documents(gold[0], gold)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="pred_docs item 0 is str, expected a Document"):
+    with pytest.raises(
+        TypeError,
+        match=r"^evaluate_documents\(pred_docs\): item 0 is str; expected a Document \(make one",
+    ):
         evaluate_documents(gold, [EXAMPLE])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"^evaluate_documents\(gold_docs\): item 1 is bytes"):
+        evaluate_documents([gold[0], b"text"], gold)  # type: ignore[list-item]
     # An empty filter scored nothing (F1 0) where every other entry point refuses it.
     with pytest.raises(BionerError, match="name at least one entity type"):
         evaluate_documents(gold, gold, types=[])

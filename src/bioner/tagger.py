@@ -328,23 +328,17 @@ class Tagger:
 
         Anything but Documents is a TypeError naming the item: raw text belongs to `annotate`.
         """
-        from bioner.annotation.pipeline import check_items, tokenized
+        from bioner.annotation.pipeline import tokenized
+        from bioner.data.inputs import checked_documents
         from bioner.text import make_tokenizer
 
-        check_items(documents, "predict_documents", "an iterable of Documents")
-        checked = list(documents)
+        checked = list(
+            checked_documents(
+                documents, "predict_documents", text_hint="Tagger.annotate takes raw text"
+            )
+        )
         tokenizer = None
         for index, document in enumerate(checked):
-            if isinstance(document, str):
-                raise TypeError(
-                    f"predict_documents: item {index} is a str; it takes Documents "
-                    "(Tagger.annotate takes raw text)"
-                )
-            if not isinstance(document, Document):
-                raise TypeError(
-                    f"predict_documents: item {index} is {type(document).__name__}, "
-                    "expected a Document"
-                )
             if not document.sentences and document.text:
                 tokenizer = tokenizer or make_tokenizer(self.config.data.tokenizer)
                 checked[index] = tokenized(document, tokenizer)
@@ -375,7 +369,7 @@ class Tagger:
         holds the tagger's lock). Bytes, paths and other non-text are a TypeError (decode the
         bytes; read a file yourself or with `bioner.data.formats.read_documents`).
         """
-        from bioner.annotation.pipeline import check_items, input_document
+        from bioner.data.inputs import check_items, input_document
 
         if isinstance(text_or_documents, str | Document):
             return self.predict_documents([input_document(text_or_documents, 1)])[0]

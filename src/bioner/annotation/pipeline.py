@@ -20,13 +20,14 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from bioner.data.document import Document
 from bioner.data.formats.textio import READ_ERRORS, read_failure
+from bioner.data.inputs import check_items, describe_non_text, input_document
 from bioner.errors import BionerError, InputFormatError
 
 if TYPE_CHECKING:
@@ -387,59 +388,6 @@ def model_labels(tagger: Tagger) -> list[str]:
     return tagger.labels()
 
 
-def describe_non_text(value: object) -> str:
-    """What `value` is, and for bytes or a path what to pass instead (for TypeErrors).
-
-    Bytes are not decoded (the encoding is unknown) and a path is not read (plain text,
-    one document per line or a corpus format?): the caller decides, so both are errors.
-    """
-    kind = type(value).__name__
-    if isinstance(value, bytes | bytearray | memoryview):
-        return f"{kind}, not text (decode it first, e.g. data.decode('utf-8'))"
-    if isinstance(value, os.PathLike):
-        return (
-            f"a path ({kind}); paths are not read: pass the file's text "
-            "(Path.read_text(encoding='utf-8')) or read a corpus file with "
-            "bioner.data.formats.read_documents"
-        )
-    return kind
-
-
-def input_document(item: object, number: int) -> Document:
-    """An input item as a Document: a str becomes document `doc<number>`; else a TypeError."""
-    if isinstance(item, str):
-        return Document(id=f"doc{number}", text=item)
-    if not isinstance(item, Document):
-        raise TypeError(
-            f"input item {number} is {describe_non_text(item)}; expected a str or a Document"
-        )
-    if not isinstance(item.text, str):
-        raise TypeError(
-            f"input item {number}: document {item.id!r} has text of type "
-            f"{describe_non_text(item.text)}; expected a str"
-        )
-    return item
-
-
-def check_items(
-    items: object, caller: str, takes: str = "an iterable of texts or Documents"
-) -> None:
-    """Refuse what is not an iterable of inputs, before it is iterated into nonsense.
-
-    A str would be tagged one character at a time and a dict by its keys; bytes, paths and
-    non-iterables get a TypeError that says what to pass.
-    """
-    if isinstance(items, str | Document):
-        raise TypeError(f"{caller} takes {takes}, not one {type(items).__name__}: pass a list")
-    if isinstance(items, Mapping):
-        raise TypeError(
-            f"{caller} takes {takes}, not a {type(items).__name__} "
-            "(iterating it gives its keys): pass its values"
-        )
-    if not isinstance(items, Iterable) or isinstance(items, bytes | bytearray | memoryview):
-        raise TypeError(f"{caller} takes {takes}; got {describe_non_text(items)}")
-
-
 def annotate_stream(
     tagger: Tagger,
     items: Iterable[str | Document],
@@ -506,11 +454,8 @@ __all__ = [
     "Source",
     "annotate_stream",
     "batched",
-    "check_items",
     "check_types",
-    "describe_non_text",
     "format_of_path",
-    "input_document",
     "input_paths",
     "iter_documents",
     "model_labels",

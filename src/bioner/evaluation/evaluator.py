@@ -13,6 +13,7 @@ from dataclasses import replace
 from pydantic import BaseModel, ConfigDict
 
 from bioner.data.document import Document, Span
+from bioner.data.inputs import checked_documents
 from bioner.errors import BionerError
 from bioner.evaluation.alignment import Alignment, align_documents
 from bioner.evaluation.error_analysis import ErrorAnalysis, analyze_document
@@ -98,7 +99,11 @@ def evaluate_documents(
     type_list = None if types is None else sorted(set(types))
     if type_list == []:  # as everywhere else: an empty filter is a mistake, not "score none"
         raise BionerError("types: name at least one entity type, or leave 'types' out for all")
-    pairs = align_documents(_documents(gold_docs, "gold"), _documents(pred_docs, "pred"), align)
+    pairs = align_documents(
+        list(checked_documents(gold_docs, "evaluate_documents(gold_docs)")),
+        list(checked_documents(pred_docs, "evaluate_documents(pred_docs)")),
+        align,
+    )
     matchings: list[tuple[Document, SpanMatching]] = [
         (
             gold,
@@ -148,22 +153,6 @@ def evaluate_documents(
         errors=analysis,
         seen_unseen=seen,
     )
-
-
-def _documents(documents: Iterable[Document], side: str) -> list[Document]:
-    """One side's documents as a list; anything but an iterable of Documents is a TypeError."""
-    if isinstance(documents, Document | str) or not isinstance(documents, Iterable):
-        raise TypeError(
-            f"{side}_docs must be an iterable of Documents, got {type(documents).__name__}"
-            + (": pass a list of one" if isinstance(documents, Document) else "")
-        )
-    listed = list(documents)
-    for index, document in enumerate(listed):
-        if not isinstance(document, Document):
-            raise TypeError(
-                f"{side}_docs item {index} is {type(document).__name__}, expected a Document"
-            )
-    return listed
 
 
 def _gold_found(matchings: Sequence[tuple[Document, SpanMatching]]) -> list[tuple[str, bool]]:

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from bioner.data.atomic import PathLike, refuse_inputs
 from bioner.data.document import Document
+from bioner.data.inputs import checked_documents, describe_non_text
 from bioner.errors import BionerError
 
 FORMATS: tuple[str, ...] = ("conll", "pubtator", "bioc-xml", "bioc-json", "brat", "jsonl")
@@ -122,37 +123,7 @@ def read_documents(path: PathLike, fmt: str | None = None, **options: Any) -> It
 def _check_path(path: object, name: str) -> None:
     """Refuse what pathlib would refuse with a message that names neither caller nor argument."""
     if not isinstance(path, str | os.PathLike):
-        from bioner.annotation.pipeline import describe_non_text
-
         raise TypeError(f"{name} must be a str or os.PathLike; got {describe_non_text(path)}")
-
-
-def _checked_documents(documents: Iterable[Document], caller: str) -> Iterator[Document]:
-    """The documents, refused at the call if not an iterable and item by item if not Documents.
-
-    Writers read attributes of each item: a str got "'str' object has no attribute 'spans'"
-    from deep inside a writer, a single Document "not iterable". Items are checked as they are
-    written, so a generator stays lazy; the atomic write then leaves no file behind.
-    """
-    from bioner.annotation.pipeline import check_items, describe_non_text
-
-    check_items(documents, caller, "an iterable of Documents")
-
-    def checked() -> Iterator[Document]:
-        for index, document in enumerate(documents):
-            if not isinstance(document, Document):
-                hint = (
-                    " (make one with Document(id=..., text=...))"
-                    if isinstance(document, str)
-                    else ""
-                )
-                raise TypeError(
-                    f"{caller}: item {index} is {describe_non_text(document)}; "
-                    f"expected a Document{hint}"
-                )
-            yield document
-
-    return checked()
 
 
 def _no_options(name: str, options: dict[str, Any]) -> None:
@@ -177,7 +148,7 @@ def write_documents(
     """
     from bioner.data.formats.textio import open_output
 
-    documents = _checked_documents(documents, "write_documents")
+    documents = checked_documents(documents, "write_documents")
     _check_path(path, "write_documents: path")
     name = normalize_format(fmt)
     if isinstance(inputs, str | os.PathLike):
@@ -205,7 +176,7 @@ def write_stream(documents: Iterable[Document], stream: TextIO, fmt: str, **opti
     folder of files and has no single stream to go to. Misused arguments are a TypeError, as
     for `write_documents`.
     """
-    return _write_stream(_checked_documents(documents, "write_stream"), stream, fmt, **options)
+    return _write_stream(checked_documents(documents, "write_stream"), stream, fmt, **options)
 
 
 def _write_stream(documents: Iterable[Document], stream: TextIO, fmt: str, **options: Any) -> int:
