@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from bioner.data.atomic import atomic_write
+
+if TYPE_CHECKING:
+    from bioner.experiments.runner import ModelSettings, RunJob
 
 console = Console(stderr=True)
 app = typer.Typer(
@@ -42,12 +46,6 @@ _NAME = typer.Option(None, help="Method name in tables and plots (default: the c
 _THREADS = typer.Option(None, min=1, help="torch CPU threads per run.")
 _KEEP = typer.Option(False, help="Keep each run's model and checkpoints (default: deleted).")
 _QUIET = typer.Option(False, help="No progress bar.")
-_MODE_NAMES = {
-    "exact": "exact",
-    "right": "right boundary",
-    "left": "left boundary",
-    "overlap": "overlap",
-}
 
 
 def _settings(config: str, overrides, epochs, max_train, max_eval, init_from, threads, keep):
@@ -65,16 +63,38 @@ def _settings(config: str, overrides, epochs, max_train, max_eval, init_from, th
     )
 
 
-def check_before_runs(output: Path, baseline: Path | None) -> None:
-    """Fail before hours of runs rather than after them: OUTPUT must be a folder and the
-    `--baseline` results must be readable (they are only needed for the final table)."""
+def check_before_runs(
+    output: Path,
+    baseline: Path | None,
+    config: str | None = None,
+    overrides: Sequence[str] = (),
+) -> None:
+    """Fail before hours of runs rather than after them: OUTPUT must be a folder, the
+    `--baseline` results must be readable (they are only needed for the final table), and
+    the config with its `--set` overrides must load (else the corpora are read and OUTPUT
+    made before the first run stops on a typo)."""
+    from bioner.config import load_config
     from bioner.errors import BionerError
     from bioner.experiments.results import read_results
 
+    if config is not None:
+        load_config(config, list(overrides))
     if output.exists() and not output.is_dir():
         raise BionerError(f"{output}: --output must be a folder, not a file")
     if baseline is not None:
         read_results(baseline)
+
+
+def check_baseline_measures_the_same(
+    baseline: Path | None, jobs: Sequence[RunJob], mode: str, settings: ModelSettings
+) -> None:
+    """Refuse, before any run, a `--baseline` scored on other test data or another way."""
+    from bioner.experiments.results import check_baseline, measured, read_results
+
+    if baseline is None or not jobs:
+        return
+    expected = measured({**jobs[0].info, "mode": mode, "settings": settings.describe()})
+    check_baseline(read_results(baseline), baseline, expected)
 
 
 def finish(
@@ -88,7 +108,7 @@ def finish(
     """Write results.json, table.md and violin.png for a finished run set; return the results."""
     from bioner.experiments.plots import violin_plot
     from bioner.experiments.results import build_results, read_results, write_results
-    from bioner.experiments.tables import run_set_table
+    from bioner.experiments.tables import MATCH_NAMES, run_set_table
 
     command = "bioner " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     base = read_results(baseline) if baseline is not None else None
@@ -99,7 +119,7 @@ def finish(
     with atomic_write(output / "table.md") as handle:
         handle.write(run_set_table(results))
     # The panel names the matching the runs were scored with (`ooc --mode` may change it).
-    panel = "IC (exact)" if kind == "cv" else f"OOC ({_MODE_NAMES[settings.get('mode', 'right')]})"
+    panel = "IC (exact)" if kind == "cv" else f"OOC ({MATCH_NAMES[settings.get('mode', 'right')]})"
     methods: dict[str, list[float]] = {}
     if base is not None:
         methods[base.get("name", "baseline")] = [r["f1"] for r in base["runs"]]
@@ -146,7 +166,7 @@ def cv_command(
     from bioner.experiments.cv import cv_jobs
     from bioner.experiments.runner import parse_seeds, run_all
 
-    check_before_runs(output, baseline)
+    check_before_runs(output, baseline, config, overrides)
     settings = _settings(
         config, overrides, epochs, max_train_sentences, max_eval_sentences, init_from, threads,
         keep_models,
@@ -161,6 +181,7 @@ def cv_command(
         types=types or None,
         references=documents,
     )
+    check_baseline_measures_the_same(baseline, jobs, "exact", settings)
     records = run_all(jobs, settings, output, quiet=quiet)
     described = {
         **settings.describe(),
@@ -205,7 +226,7 @@ def ooc_command(
 
     if mode not in ("exact", "right", "left", "overlap"):
         raise BionerError(f"--mode {mode!r}: choose exact, right, left or overlap")
-    check_before_runs(output, baseline)
+    check_before_runs(output, baseline, config, overrides)
     settings = _settings(
         config, overrides, epochs, max_train_sentences, max_eval_sentences, init_from, threads,
         keep_models,
@@ -220,6 +241,7 @@ def ooc_command(
         types=types or None,
         mode=mode,
     )
+    check_baseline_measures_the_same(baseline, jobs, mode, settings)
     records = run_all(jobs, settings, output, quiet=quiet)
     described = {
         **settings.describe(),

@@ -8,10 +8,16 @@ corpora name the same class differently (GENE, protein, GGP). Only the types bot
 share after mapping are scored (`types`), so extra classes of a multi-type corpus (JNLPBA's
 DNA, RNA, cell types) neither count as errors nor as hits. Multi-task partners (Saber's
 "partner" corpora, Table 10) add heads; the test is always scored with A's head.
+
+A is never B (that would test on A's own training documents), and test sentences that also
+occur in A's train+devel are reported: a single-type view of a corpus (BC5CDR-disease of
+BC5CDR) or a corpus built from another's abstracts (BioNLP09 from GENIA/JNLPBA) is not
+out-of-corpus data for it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,12 +33,25 @@ from bioner.experiments.runner import (
 )
 from bioner.training.data import hold_out
 
+log = logging.getLogger(__name__)
+
+#: Shorter sentences ("1 .", "CONCLUSIONS .") recur across unrelated corpora.
+_SHARED_MIN_TOKENS = 5
+
 
 def shared_types(train: Sequence[Document], test: Sequence[Document]) -> list[str]:
     """Entity types annotated in both document sets (after label mapping)."""
     found_train = {s.label for d in train for s in d.spans}
     found_test = {s.label for d in test for s in d.spans}
     return sorted(found_train & found_test)
+
+
+def shared_sentences(train: Sequence[Document], test: Sequence[Document]) -> tuple[int, int]:
+    """(test sentences of at least 5 tokens that are also training sentences, test sentences)."""
+    known = {tuple(s.words) for d in train for s in d.sentences}
+    words = [tuple(s.words) for d in test for s in d.sentences]
+    shared = sum(1 for w in words if len(w) >= _SHARED_MIN_TOKENS and w in known)
+    return shared, len(words)
 
 
 def ooc_jobs(
@@ -48,6 +67,11 @@ def ooc_jobs(
 ) -> list[RunJob]:
     """One job per seed: train on all of `train_corpus`, test on all of `test_corpus`."""
     head = head_name(train_corpus)
+    if Path(train_corpus).resolve() == Path(test_corpus).resolve():
+        raise BionerError(
+            f"--train and --test are the same corpus ({train_corpus}): out-of-corpus runs "
+            "test on another corpus; for in-corpus figures use `bioner experiment cv`"
+        )
     partner_heads = [head_name(p) for p in partners]
     if head in partner_heads or head_name(test_corpus) in partner_heads:
         raise BionerError("a partner corpus must differ from the train and test corpora")
@@ -58,6 +82,17 @@ def ooc_jobs(
         label_map,
         types,
     )
+    shared, total = shared_sentences(train_docs, test_docs)
+    if shared:
+        log.warning(
+            "%s: %d of its %d sentences (%.1f %%) are also training sentences of %s, so they "
+            "are not out-of-corpus test data (a view of the same corpus, or shared abstracts)",
+            head_name(test_corpus),
+            shared,
+            total,
+            100 * shared / total,
+            head,
+        )
     scored = list(types) if types else shared_types(train_docs, test_docs)
     if not scored:
         raise BionerError(

@@ -53,6 +53,48 @@ def read_results(path: str | Path) -> dict[str, Any]:
     return data
 
 
+#: The record keys that fix what a run measured: test data (corpus and folds, or the test
+#: corpus), matching and scored types. Method variants — config, partners and their --map,
+#: --init-from, epochs, even the training corpus of an OOC run — are what a baseline
+#: comparison is for, so they are not among them.
+MEASURED_KEYS = ("kind", "corpus", "folds", "grouped_by", "fold_groups", "test", "mode")
+
+
+def measured(record: dict[str, Any]) -> dict[str, Any]:
+    """What a run record (or a job's info with "mode" and "settings") says it measured."""
+    found = {key: record[key] for key in MEASURED_KEYS if key in record}
+    if "scored_types" in record:
+        found["scored_types"] = record["scored_types"]
+    settings = record.get("settings")
+    if isinstance(settings, dict) and "max_eval_sentences" in settings:
+        found["max_eval_sentences"] = settings["max_eval_sentences"]
+    return found
+
+
+def check_baseline(baseline: dict[str, Any], path: str | Path, expected: dict[str, Any]) -> None:
+    """Refuse a baseline whose runs measured something else than `expected` (`measured`).
+
+    ΔF1 and the t-test only mean something between runs scored on the same test data the
+    same way; a CV baseline for an OOC run, another test corpus, `--mode` or `--types`
+    compared two different measurements without a word. Keys an old record lacks are not
+    compared.
+    """
+    runs = [r for r in baseline["runs"] if isinstance(r, dict)]
+    if not runs:
+        return
+    theirs = measured(runs[0])
+    differ = [
+        f"{key} {theirs[key]!r} (now {value!r})"
+        for key, value in expected.items()
+        if key in theirs and theirs[key] != value
+    ]
+    if differ:
+        raise BionerError(
+            f"{path}: the --baseline runs measured something else: {'; '.join(differ)}. "
+            "A baseline must be scored on the same test data, the same way."
+        )
+
+
 def compare(method: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Summary of both sets, ΔF1 of the means, and the t-test of method against baseline."""
     ids_method = sorted(r["run_id"] for r in method)

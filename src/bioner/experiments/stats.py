@@ -5,7 +5,10 @@ from the baseline that a two-tailed t-test finds significant (* p ≤ 0.05, ** p
 test itself is scipy's (`ttest_ind` / `ttest_rel`); this module only fixes the conventions:
 σ with ddof = 1, Student's equal-variance test by default (Saber does not say which variant;
 Welch's is an option), a paired test when both sets hold the same run ids (same folds and
-seeds), and NaN rather than an exception when a set is too small to test.
+seeds), and NaN rather than an exception when a set is too small to test — or when the
+statistic is 0/0 or x/0 because nothing varies (identical paired differences, two constant
+sets): scipy then answers t = ±inf, p = 0, which would print as "**" for three runs that
+merely repeat one F1 each, with a precision-loss warning on stderr.
 """
 
 from __future__ import annotations
@@ -48,6 +51,15 @@ def summarize(values: Sequence[float]) -> Summary:
     return Summary(float(array.mean()), sd, len(array))
 
 
+#: Spread (max − min) below which F1 values count as constant: far below any real difference
+#: in F1, far above the float noise of subtracting two F1 values.
+_CONSTANT = 1e-12
+
+
+def _constant(values: Sequence[float]) -> bool:
+    return float(np.ptp(np.asarray(values, dtype=float))) <= _CONSTANT
+
+
 def t_test(
     method: Sequence[float],
     baseline: Sequence[float],
@@ -55,16 +67,21 @@ def t_test(
     paired: bool = False,
     equal_var: bool = True,
 ) -> TTest:
-    """Two-tailed t-test of `method` against `baseline` (paired: same order, same length)."""
+    """Two-tailed t-test of `method` against `baseline` (paired: same order, same length).
+
+    NaN (untestable) for fewer than 2 runs a side, and when the variance the test divides by
+    is 0: constant paired differences, or two constant sets (module docstring).
+    """
     if paired:
         if len(method) != len(baseline):
             raise ValueError("a paired t-test needs two sets of the same length")
-        if len(method) < 2:
+        differences = [m - b for m, b in zip(method, baseline, strict=True)]
+        if len(method) < 2 or _constant(differences):
             return TTest(math.nan, math.nan, True, "paired")
         result = stats.ttest_rel(method, baseline)
         return TTest(float(result.statistic), float(result.pvalue), True, "paired")
     name = "student" if equal_var else "welch"
-    if len(method) < 2 or len(baseline) < 2:
+    if len(method) < 2 or len(baseline) < 2 or (_constant(method) and _constant(baseline)):
         return TTest(math.nan, math.nan, False, name)
     result = stats.ttest_ind(method, baseline, equal_var=equal_var)
     return TTest(float(result.statistic), float(result.pvalue), False, name)

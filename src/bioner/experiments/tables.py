@@ -115,9 +115,64 @@ def generalization_table(rows: Sequence[GeneralizationRow]) -> str:
     return _render(header, body)
 
 
+#: How the matching modes read in tables and plot titles.
+MATCH_NAMES = {
+    "exact": "exact",
+    "right": "right boundary",
+    "left": "left boundary",
+    "overlap": "overlap",
+}
+
+
+def measured_line(results: dict) -> str:
+    """What the F1 values measure: matching, scored types, test data, and any smoke limits.
+
+    A table of F1 values that does not say this (an OOC run is right-boundary by default, a
+    `--max-eval-sentences` run scores a few sentences) gets compared with the wrong numbers.
+    Read from the first run's record, with `settings` for what older records lack.
+    """
+    settings = results.get("settings") or {}
+    first = (results.get("runs") or [{}])[0]
+    kind = results.get("kind")
+    mode = first.get("mode") or settings.get("mode") or ("exact" if kind == "cv" else "right")
+    types = first.get("scored_types") or settings.get("types")
+    if kind == "cv":
+        grouped = " by abstract" if first.get("grouped_by") else ""
+        data = (
+            f"each fold's test part of {first.get('corpus') or settings.get('corpus')} "
+            f"train+devel ({settings.get('folds', first.get('folds'))}-fold CV{grouped})"
+        )
+    else:
+        data = (
+            f"all of {first.get('test') or settings.get('test')} (train+devel+test), "
+            f"trained on {first.get('train') or settings.get('train')} train+devel"
+        )
+    line = (
+        f"Measured: span-level micro P/R/F1, {MATCH_NAMES.get(mode, mode)} match, typed; "
+        f"types: {', '.join(types) if types else 'all'}; test data: {data}."
+    )
+    limits = []
+    if settings.get("max_eval_sentences"):
+        limits.append(f"only the first {settings['max_eval_sentences']} dev/test sentences")
+    if settings.get("max_train_sentences"):
+        limits.append(f"training on the first {settings['max_train_sentences']} sentences")
+    if limits:
+        line += f" **Smoke run ({'; '.join(limits)}): not comparable with full runs.**"
+    return line + "\n"
+
+
+def _untestable(baseline: dict) -> str:
+    """Why a comparison has no p-value (see `stats.t_test`)."""
+    if min(baseline["method"]["n"], baseline["baseline"]["n"]) < 2:
+        return "fewer than 2 runs"
+    if baseline["t_test"]["paired"]:
+        return "the paired F1 differences do not vary"
+    return "both sets have a constant F1"
+
+
 def run_set_table(results: dict) -> str:
     """One experiment's runs (F1 per run), its mean ± sd, and the baseline comparison if any."""
-    lines = [f"## {results['name']} ({results['kind']})", ""]
+    lines = [f"## {results['name']} ({results['kind']})", "", measured_line(results)]
     header = ["run", "P", "R", "F1", "best epoch"]
     body = [
         [r["run_id"], _pct(r["precision"]), _pct(r["recall"]), _pct(r["f1"]), str(r["best_epoch"])]
@@ -133,7 +188,7 @@ def run_set_table(results: dict) -> str:
         t = b["t_test"]
         p_value = math.nan if t["p_value"] is None else t["p_value"]
         if math.isnan(p_value):
-            test_text = f"two-tailed {t['test']} t-test not possible (fewer than 2 runs)"
+            test_text = f"two-tailed {t['test']} t-test not possible ({_untestable(b)})"
         else:
             test_text = (
                 f"two-tailed {t['test']} t-test t = {t['statistic']:.3f}, "
