@@ -7,7 +7,8 @@ trained model run over a corpus) only has to produce a second list of documents.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,8 @@ from bioner.evaluation.alignment import Alignment
 from bioner.evaluation.evaluator import EvaluationResult, evaluate_documents
 from bioner.evaluation.matching import MatchMode
 from bioner.evaluation.report import render
+
+log = logging.getLogger(__name__)
 
 
 def decoding_options(
@@ -73,18 +76,54 @@ def read_corpus_split(
 
 
 def check_types(
-    types: Iterable[str], label_map: dict[str, str], documents: Iterable[Document]
+    types: Iterable[str],
+    label_map: dict[str, str],
+    gold_docs: Sequence[Document],
+    pred_docs: Sequence[Document],
 ) -> None:
-    """Refuse a `--type` that names no gold or predicted mention (after `--map`).
+    """Refuse a `--type` that names no gold mention (after `--map`).
 
     Such a type (a typo, a name before mapping) would silently print a table of zeros, or
-    drop out of the table, instead of the scores that were asked for.
+    drop out of the table, instead of the scores that were asked for — also when only the
+    predictions have it (the gold standard's name for it is another: `--map` is missing),
+    since with no gold mention there is nothing to find and recall is undefined.
     """
-    unknown, present = absent_types(types, documents, label_map)
+    unknown, present = absent_types(types, [*gold_docs, *pred_docs], label_map)
     if unknown:
         raise BionerError(
             f"--type {', '.join(unknown)}: no gold or predicted mention has this type "
             f"(after --map); types present: {present}"
+        )
+    predicted_only, gold_types = absent_types(types, gold_docs, label_map)
+    if predicted_only:
+        raise BionerError(
+            f"--type {', '.join(predicted_only)}: only the predictions have this type, no gold "
+            f"mention (after --map), so recall is undefined; gold types: {gold_types} "
+            "(map the names onto one with --map OLD=NEW)"
+        )
+
+
+def warn_if_no_shared_type(
+    label_map: dict[str, str],
+    gold_docs: Sequence[Document],
+    pred_docs: Sequence[Document],
+) -> None:
+    """Say so when typed scoring cannot find anything: no predicted type is a gold type.
+
+    Typically the corpus and the model name one class differently (SpecificDisease vs
+    Disease, GGP vs GENE); every typed score is then 0 for a reason the table does not show.
+    """
+
+    def types(documents: Sequence[Document]) -> set[str]:
+        return {label_map.get(s.label, s.label) for d in documents for s in d.spans}
+
+    gold, predicted = types(gold_docs), types(pred_docs)
+    if gold and predicted and not gold & predicted:
+        log.warning(
+            "warning: no predicted type is a gold type (gold: %s; predicted: %s), so every "
+            "typed score is 0: map the names onto one with --map OLD=NEW, or use --untyped",
+            ", ".join(sorted(gold)),
+            ", ".join(sorted(predicted)),
         )
 
 
@@ -245,7 +284,9 @@ def evaluate_command(
     mapping = parse_label_map(label_map or [])
     check_label_map(mapping, [*gold_docs, *pred_docs])
     if types:
-        check_types(types, mapping, [*gold_docs, *pred_docs])
+        check_types(types, mapping, gold_docs, pred_docs)
+    elif not untyped:
+        warn_if_no_shared_type(mapping, gold_docs, pred_docs)
     result = evaluate_documents(
         gold_docs,
         pred_docs,

@@ -3,6 +3,9 @@
 Span offsets are only comparable when both sides index the same text, so a prediction file
 for another corpus, another split or a differently tokenized copy must stop the evaluation
 with a message naming the first place where they differ — not produce a silently low score.
+The text alone decides: spans are character offsets into it, so the same text tokenized or
+sentence-split another way (a JSONL or BioC file from another tokenizer) is scored as is;
+sentences and tokens only serve to name where two different texts part.
 
 Pairing rule (``align="auto"``): by document id when both sides have unique ids and the same
 id set; otherwise by position when both sides have the same number of documents (CoNLL files
@@ -59,13 +62,18 @@ def _id_problem(gold: Sequence[Document], pred: Sequence[Document]) -> str:
 
 
 def check_same_text(gold: Document, pred: Document, position: int = 1) -> None:
-    """Raise BionerError naming the first sentence/token (or character) where they differ."""
+    """Raise BionerError naming the first sentence/token (or character) where texts differ.
+
+    Equal texts pass whatever their tokens: the offsets of both sides then mean the same.
+    """
+    if gold.text == pred.text:
+        return
     name = f"document {gold.id!r} (#{position})"
     if gold.id != pred.id:
         name += f" / predicted {pred.id!r}"
     if gold.sentences and pred.sentences:
         for index, (gs, ps) in enumerate(zip(gold.sentences, pred.sentences, strict=False), 1):
-            if gs.words != ps.words or gs.start != ps.start:
+            if gs.words != ps.words:
                 where = next(
                     (k for k, (a, b) in enumerate(zip(gs.words, ps.words, strict=False)) if a != b),
                     min(len(gs.words), len(ps.words)),
@@ -81,16 +89,16 @@ def check_same_text(gold: Document, pred: Document, position: int = 1) -> None:
                 f"{name}: gold has {len(gold.sentences)} sentences, "
                 f"predictions have {len(pred.sentences)}"
             )
-    if gold.text != pred.text:
-        where = next(
-            (k for k, (a, b) in enumerate(zip(gold.text, pred.text, strict=False)) if a != b),
-            min(len(gold.text), len(pred.text)),
-        )
-        line = gold.text.count("\n", 0, where) + 1
-        raise BionerError(
-            f"{name}: texts differ at character {where} (line {line}): "
-            f"gold {gold.text[where : where + 20]!r}, predicted {pred.text[where : where + 20]!r}"
-        )
+    # Same tokens, other spacing (or no tokens on one side): the character says where.
+    where = next(
+        (k for k, (a, b) in enumerate(zip(gold.text, pred.text, strict=False)) if a != b),
+        min(len(gold.text), len(pred.text)),
+    )
+    line = gold.text.count("\n", 0, where) + 1
+    raise BionerError(
+        f"{name}: texts differ at character {where} (line {line}): "
+        f"gold {gold.text[where : where + 20]!r}, predicted {pred.text[where : where + 20]!r}"
+    )
 
 
 def _token(words: Sequence[str], index: int) -> str:

@@ -6,11 +6,19 @@ any front end — CLI, notebook, experiment scripts — can choose how to show t
 
 from __future__ import annotations
 
+from typing import Literal
+
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from bioner.evaluation.error_analysis import FN_CATEGORIES, FP_CATEGORIES, ErrorAnalysis
+from bioner.evaluation.error_analysis import (
+    FN_CATEGORIES,
+    FP_CATEGORIES,
+    ErrorAnalysis,
+    ErrorCategory,
+    ErrorTally,
+)
 from bioner.evaluation.evaluator import EvaluationResult
 from bioner.evaluation.metrics import Averages, Scores
 from bioner.evaluation.seen_unseen import SeenUnseenRecall
@@ -53,33 +61,60 @@ def scores_table(result: EvaluationResult) -> Table:
     return table
 
 
-def errors_table(analysis: ErrorAnalysis) -> Table:
-    """FP and FN counts per error category: a total column, then one column per type."""
-    table = Table(title="Error analysis (Lyu et al.)")
-    table.add_column("side")
-    table.add_column("category")
-    table.add_column("total", justify="right")
-    for label in analysis.per_type:
-        table.add_column(Text(label), justify="right")
-    for side, categories in (("FP", FP_CATEGORIES), ("FN", FN_CATEGORIES)):
-        for index, category in enumerate(categories):
-            total = getattr(analysis.total, side.lower())[category]
-            cells = [str(getattr(t, side.lower())[category]) for t in analysis.per_type.values()]
-            table.add_row(
-                side,
-                category.value,
-                str(total),
-                *cells,
-                end_section=index == len(categories) - 1,
-            )
+#: Column headers of the error tables; the caption spells out the short ones.
+_CATEGORY_HEADERS = {
+    ErrorCategory.TYPE: "type",
+    ErrorCategory.LEFT_BOUNDARY: "left",
+    ErrorCategory.RIGHT_BOUNDARY: "right",
+    ErrorCategory.BOTH_BOUNDARIES: "both",
+    ErrorCategory.TYPE_AND_BOUNDARY: "type+bnd",
+    ErrorCategory.MISSING: "missing",
+    ErrorCategory.SPURIOUS: "spurious",
+}
+_CATEGORY_LEGEND = (
+    "left = left_boundary (same end, other start), right = right_boundary (same start, "
+    "other end), both = both_boundaries, type+bnd = type_and_boundary"
+)
+
+
+def errors_table(analysis: ErrorAnalysis, side: Literal["FP", "FN"]) -> Table:
+    """One side's errors ("FP" or "FN") per category: all types, then one row per type.
+
+    Types are rows, not columns, so that a model with many types still fits a terminal:
+    with a column per type, 80 columns cut the counts to "42…" and both `type` categories
+    to "ty…". Counts never wrap; long type names fold.
+    """
+    categories = FP_CATEGORIES if side == "FP" else FN_CATEGORIES
+    name = "false positives" if side == "FP" else "false negatives"
+    table = Table(
+        title=f"Error analysis: {name} by category (Lyu et al.)",
+        caption=_CATEGORY_LEGEND,
+        caption_justify="left",
+    )
+    table.add_column("entity type", overflow="fold")
+    for category in categories:
+        table.add_column(_CATEGORY_HEADERS[category], justify="right", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+
+    def row(label: str, tally: ErrorTally, *, end_section: bool = False) -> None:
+        counts = getattr(tally, side.lower())
+        cells = [str(counts[category]) for category in categories]
+        table.add_row(Text(label), *cells, str(sum(counts.values())), end_section=end_section)
+
+    row("all types", analysis.total, end_section=True)
+    for label, tally in analysis.per_type.items():
+        row(label, tally)
     return table
 
 
 def examples_table(analysis: ErrorAnalysis, limit: int = 5) -> Table:
     """Up to `limit` examples per side and category, with the overlapping counterpart."""
     table = Table(title="Error examples")
-    for name in ("side", "category", "document", "type", "text", "counterpart"):
-        table.add_column(name)
+    # The category is never cut ("both_boundari…"); the corpus-given columns fold instead.
+    table.add_column("side", no_wrap=True)
+    table.add_column("category", no_wrap=True)
+    for name in ("document", "type", "text", "counterpart"):
+        table.add_column(name, overflow="fold", min_width=len(name))
     shown: dict[tuple[str, str], int] = {}
     for example in analysis.examples:
         key = (example.side, example.category.value)
@@ -122,7 +157,7 @@ def render(result: EvaluationResult, *, examples: int = 5) -> Group:
     """All tables the result has data for, in reading order."""
     parts: list[Table] = [scores_table(result)]
     if result.errors is not None:
-        parts.append(errors_table(result.errors))
+        parts += [errors_table(result.errors, "FP"), errors_table(result.errors, "FN")]
         if examples > 0 and result.errors.examples:
             parts.append(examples_table(result.errors, examples))
     if result.seen_unseen is not None:

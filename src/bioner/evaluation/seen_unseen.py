@@ -3,9 +3,11 @@
 Written by hand: it needs the training documents' mention texts, which no metric library
 takes. A gold mention is *seen* when its surface text (the document text under its offsets)
 is the text of some mention in the training documents — whatever that mention's type.
-Comparison is case-sensitive unless `lowercase` is set. Counted per mention occurrence, and
-also per distinct surface text (Sachan counts distinct mentions: a distinct text counts as
-found when at least one of its occurrences was found).
+Comparison is case-sensitive unless `lowercase` is set, and ignores whitespace: a CoNLL file's
+text is its tokens joined by spaces ("IL - 2"), so a training corpus read from CoNLL would
+otherwise never match the raw text of a PubTator or BioC gold standard ("IL-2"). Counted per
+mention occurrence, and also per distinct surface text (Sachan counts distinct mentions: a
+distinct text counts as found when at least one of its occurrences was found).
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ class SeenUnseenRecall(BaseModel):
 
 
 def _normal(text: str, lowercase: bool) -> str:
-    return text.lower() if lowercase else text
+    """The comparison key of a mention text: whitespace removed, lower-cased if asked."""
+    key = "".join(text.split())
+    return key.lower() if lowercase else key
 
 
 def training_vocabulary(documents: Iterable[Document], *, lowercase: bool = False) -> set[str]:
