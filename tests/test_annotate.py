@@ -145,6 +145,28 @@ def test_malformed_file_is_reported_and_the_rest_is_annotated(
     assert ids == [str(folder / "a.txt"), "ok", str(folder / "sub" / "b.txt")]
 
 
+def test_pubtator_named_txt_is_read_as_pubtator(tiny_model: Path, tmp_path: Path) -> None:
+    """The field's PubTator files are often `*.txt`; read by suffix they were one text each."""
+    pubtator = "17|t|BRCA1 causes melanoma.\n17|a|KRAS and asthma.\n17\t0\t5\tBRCA1\tGene\n\n"
+    (tmp_path / "test.PubTator.txt").write_text(pubtator, encoding="utf-8")
+    (tmp_path / "plain.txt").write_text("17|x|BRCA1 causes melanoma.\n", encoding="utf-8")
+    for name, fmt, ids in (
+        ("test.PubTator.txt", None, ["17"]),
+        ("test.PubTator.txt", "text", [str(tmp_path / "test.PubTator.txt")]),
+        ("plain.txt", None, [str(tmp_path / "plain.txt")]),
+    ):
+        output = tmp_path / f"{name}-{fmt}.jsonl"
+        options = ["--from", fmt] if fmt else []
+        result = run(
+            "annotate", "-m", str(tiny_model), str(tmp_path / name), *options, "-o", str(output)
+        )
+        assert result.exit_code == 0, result.stderr
+        records = jsonl(output.read_text())
+        assert [r["id"] for r in records] == ids
+        if ids == ["17"]:
+            assert records[0]["text"] == "BRCA1 causes melanoma. KRAS and asthma."
+
+
 def test_missing_file_argument_is_an_error_not_text(tiny_model: Path, tmp_path: Path) -> None:
     result = run("annotate", "-m", str(tiny_model), str(tmp_path / "nope.txt"), "KRAS here")
     assert result.exit_code == 1

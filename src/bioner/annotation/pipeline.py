@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from bioner.data.document import Document
+from bioner.data.formats import starts_like_pubtator
 from bioner.data.formats.textio import READ_ERRORS, read_failure
 from bioner.data.inputs import check_items, describe_non_text, input_document
 from bioner.errors import BionerError, InputFormatError
@@ -110,9 +111,18 @@ def normalize_input_format(name: str) -> str:
 
 
 def format_of_path(path: Path) -> str:
-    """The input format of a file from its name; unknown names are read as plain text."""
+    """The input format of a file from its name; unknown names are read as plain text.
+
+    A file the name calls plain text whose first line is a PubTator title (`ID|t|...`) is
+    read as PubTator: the field's PubTator files are often named `*.txt`, and tagging one as
+    a single plain-text document (title lines, tab-separated gold rows and all) is never
+    what was meant. `--from text` still reads it as text.
+    """
     name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-    return _SUFFIX_FORMATS.get(Path(name).suffix.lower(), "text")
+    found = _SUFFIX_FORMATS.get(Path(name).suffix.lower(), "text")
+    if found == "text" and starts_like_pubtator(path):
+        return "pubtator"
+    return found
 
 
 def _looks_like_path(argument: str) -> bool:

@@ -63,6 +63,19 @@ def _first_line(path: Path) -> str:
     return ""
 
 
+def starts_like_pubtator(path: PathLike) -> bool:
+    """Whether a file's first non-empty line is a PubTator title line (`ID|t|Title`).
+
+    PubTator releases are often named `*.txt` (NCBItrainset_corpus.txt, test.PubTator.txt),
+    so a reader choosing by suffix alone would take them for plain text. A file that cannot
+    be read is not PubTator here; its reader reports the problem.
+    """
+    try:
+        return bool(_PUBTATOR_TITLE.match(_first_line(Path(path))))
+    except (BionerError, OSError, UnicodeDecodeError):
+        return False
+
+
 def guess_format(path: PathLike) -> str:
     """The format of a path: a folder with `.ann` files is BRAT; else suffix, then content."""
     source = Path(path)
