@@ -167,6 +167,8 @@ def test_bioc_passage_repair_warns_once(tmp_path: Path, caplog: pytest.LogCaptur
     assert document.text == "A > B Mutations in BRCA1."
     assert _offsets(document) == [(19, 24, "BRCA1")]
     assert caplog.text.count("annotations fit offset 6") == 1
+    # The warning names the file and the document: a corpus has hundreds of them.
+    assert f"{path}, document {document.id}: passage at offset 12:" in caplog.text
 
 
 # ---------------------------------------------------------------------- line-based formats

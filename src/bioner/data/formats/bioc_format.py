@@ -192,7 +192,7 @@ def _counted_unit(passage: Any, offset: int, annotation: Any) -> str | None:
     return None
 
 
-def _passage_offset(passage: Any) -> int:
+def _passage_offset(passage: Any, where: str) -> int:
     """The passage's offset, repaired when its annotations prove it wrong.
 
     The tmVar BioC release computes passage offsets on XML-escaped text (`&gt;` counted as
@@ -227,14 +227,18 @@ def _passage_offset(passage: Any) -> int:
     for candidate in sorted(candidates, key=lambda c: abs(c - offset)):
         if _mismatch(passage, candidate) is None:
             log.warning(
-                "BioC passage at offset %d: annotations fit offset %d; using it", offset, candidate
+                "%s: passage at offset %d: its annotations fit offset %d; using it",
+                where,
+                offset,
+                candidate,
             )
             return candidate
     return offset
 
 
 def _document(path: PathLike, source: Any) -> Document:
-    offsets = [_passage_offset(passage) for passage in source.passages]  # once: it may warn
+    where = f"{path}, document {source.id}"
+    offsets = [_passage_offset(p, where) for p in source.passages]  # once: it may warn
     pieces: list[tuple[int, str]] = []
     for passage, start in zip(source.passages, offsets, strict=True):
         if passage.text or not passage.sentences:
