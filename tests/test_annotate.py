@@ -399,6 +399,34 @@ def test_predict_reads_stdin(tiny_model: Path, tmp_path: Path) -> None:
     assert str(bad.exception) == "<stdin>, line 1: id must be a string, found 1"
 
 
+def test_annotate_stdin_reads_corpus_formats_by_content(tiny_model: Path) -> None:
+    """Piped PubTator, BioC or JSON Lines was tagged as one plain text, markup and all."""
+    pubtator = f"7|t|{EXAMPLE}\n7|a|\n\n"
+    bioc = (
+        '<?xml version="1.0" encoding="UTF-8"?><collection><source>x</source><date>d</date>'
+        f"<key>k</key><document><id>8</id><passage><offset>0</offset><text>{EXAMPLE}</text>"
+        "</passage></document></collection>"
+    )
+    jsonl_input = json.dumps({"id": "9", "text": EXAMPLE, "spans": []}) + "\n"
+    for piped, expected_id in (
+        (pubtator, "7"),
+        ("\ufeff" + pubtator, "7"),
+        (bioc, "8"),
+        (jsonl_input, "9"),
+        (f"{EXAMPLE}\n", "stdin"),
+        ("{curly} text\n", "stdin"),
+    ):
+        result = run("annotate", "-m", str(tiny_model), "-", "--to", "jsonl", input=piped)
+        assert result.exit_code == 0, result.stderr
+        (record,) = jsonl(result.stdout)
+        assert record["id"] == expected_id
+        assert "|t|" not in record["text"] and "<" not in record["text"]
+    forced = run(
+        "annotate", "-m", str(tiny_model), "-", "--from", "text", "--to", "jsonl", input=pubtator
+    )
+    assert [r["id"] for r in jsonl(forced.stdout)] == ["stdin"]
+
+
 def test_predict_output_dash_is_stdout_and_brat_there_is_an_error(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import os
 import shutil
 import sys
@@ -170,7 +171,7 @@ def resolve_sources(
     for argument in arguments:
         path = Path(argument)
         if argument == STDIN:
-            yield Source("stdin", STDIN, chosen or "text", "stdin")
+            yield Source("stdin", STDIN, chosen or _stdin_format(), "stdin")
         elif path.is_dir():
             if chosen == "brat" or (chosen is None and any(path.glob("*.ann"))):
                 yield Source("file", argument, "brat", argument)
@@ -231,7 +232,7 @@ def _read_plain(source: Source, lines: bool) -> Iterator[Document]:
         yield Document(id=source.label, text=_decode(raw, source.label))
         return
     if source.kind == "stdin":
-        stream = sys.stdin.buffer
+        stream = _stdin_bytes()
         if lines:
             yield from _read_lines(stream, source.label)
         else:
@@ -244,6 +245,41 @@ def _read_plain(source: Source, lines: bool) -> Iterator[Document]:
             yield Document(id=source.label, text=_decode(stream.read(), source.label))
 
 
+#: The wrapper given to a stdin without `peek` (a test runner's BytesIO), kept so that every
+#: later read goes through the same buffer as the peek.
+_wrapped_stdin: list[tuple[object, io.BufferedReader]] = []
+
+
+def _stdin_bytes() -> IO[bytes]:
+    """Standard input as a byte stream that can `peek` (a real stdin's buffer already can)."""
+    raw = sys.stdin.buffer
+    if hasattr(raw, "peek"):
+        return raw
+    if not _wrapped_stdin or _wrapped_stdin[0][0] is not raw:
+        _wrapped_stdin[:] = [(raw, io.BufferedReader(raw))]
+    return _wrapped_stdin[0][1]
+
+
+def _stdin_format() -> str:
+    """The format of piped input without `--from`, from its first bytes (not consumed).
+
+    A PubTator title line, an XML declaration or `<collection>` (BioC), and a JSON object
+    (`{"`, the bioner schema) are unmistakable; anything else is plain text, the default.
+    Looser signs (a tab: CoNLL?) are left to `--from`, since plain text may have them too.
+    """
+    from bioner.data.formats import is_pubtator_title
+
+    head = _stdin_bytes().peek(8192)[:8192].decode("utf-8", errors="replace")
+    head = head.lstrip("\ufeff \t\r\n")
+    if is_pubtator_title(head.split("\n", 1)[0]):
+        return "pubtator"
+    if head.startswith(("<?xml", "<collection")):
+        return "bioc-xml"
+    if head.startswith('{"'):
+        return "jsonl"
+    return "text"
+
+
 @contextlib.contextmanager
 def _spooled_stdin() -> Iterator[Path]:
     """Copy stdin to a temporary file in chunks, for readers that need a path."""
@@ -251,7 +287,7 @@ def _spooled_stdin() -> Iterator[Path]:
     try:
         path = folder / "stdin"
         with open(path, "wb") as target:
-            shutil.copyfileobj(sys.stdin.buffer, target, 1 << 20)
+            shutil.copyfileobj(_stdin_bytes(), target, 1 << 20)
         yield path
     finally:
         shutil.rmtree(folder, ignore_errors=True)

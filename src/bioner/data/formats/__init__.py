@@ -63,6 +63,11 @@ def _first_line(path: Path) -> str:
     return ""
 
 
+def is_pubtator_title(line: str) -> bool:
+    """Whether `line` is a PubTator title line (`ID|t|Title`)."""
+    return bool(_PUBTATOR_TITLE.match(line))
+
+
 def starts_like_pubtator(path: PathLike) -> bool:
     """Whether a file's first non-empty line is a PubTator title line (`ID|t|Title`).
 
@@ -71,7 +76,7 @@ def starts_like_pubtator(path: PathLike) -> bool:
     be read is not PubTator here; its reader reports the problem.
     """
     try:
-        return bool(_PUBTATOR_TITLE.match(_first_line(Path(path))))
+        return is_pubtator_title(_first_line(Path(path)))
     except (BionerError, OSError, UnicodeDecodeError):
         return False
 
