@@ -427,6 +427,25 @@ def test_annotate_stdin_reads_corpus_formats_by_content(tiny_model: Path) -> Non
     assert [r["id"] for r in jsonl(forced.stdout)] == ["stdin"]
 
 
+def test_predict_writes_the_format_its_output_suffix_names(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """`-o tagged.pubtator` without `--to` got JSON Lines inside a .pubtator file."""
+    source = tmp_path / "in.pubtator"
+    source.write_text(f"7|t|{EXAMPLE}\n7|a|\n\n")
+    for name, fmt in (("a.pubtator", "pubtator"), ("b.xml", "bioc-xml"), ("c.tsv", "conll")):
+        out = tmp_path / name
+        result = run("predict", str(source), "-m", str(tiny_model), "-o", str(out))
+        assert result.exit_code == 0, result.output
+        (document,) = read_documents(out, fmt)  # CoNLL keeps no ids: read as its own
+        assert document.id == ("c:d1" if fmt == "conll" else "7")
+    assert (tmp_path / "a.pubtator").read_text().startswith("7|t|")
+    odd = run("predict", str(source), "-m", str(tiny_model), "-o", str(tmp_path / "d.txt"))
+    assert isinstance(odd.exception, BionerError)
+    assert "cannot tell the output format" in str(odd.exception)
+    assert not (tmp_path / "d.txt").exists()
+
+
 def test_predict_output_dash_is_stdout_and_brat_there_is_an_error(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

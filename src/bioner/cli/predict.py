@@ -36,8 +36,11 @@ def predict_command(
     from_format: str | None = typer.Option(
         None, "--from", help="Input format (guessed from the name, else the first line, if unset)."
     ),
-    to_format: str = typer.Option(
-        "jsonl", "--to", help="conll, pubtator, bioc-xml, bioc-json, brat, jsonl."
+    to_format: str | None = typer.Option(
+        None,
+        "--to",
+        help="conll, pubtator, bioc-xml, bioc-json, brat, jsonl (default: from --output's "
+        "suffix; no suffix: a BRAT folder; stdout: jsonl).",
     ),
     head: list[str] = typer.Option([], "--head", help="Decoder head(s) to use (default: all)."),
     tokenizer: str | None = typer.Option(
@@ -51,7 +54,7 @@ def predict_command(
 ) -> None:
     """Replace the input's annotations with the model's predictions and write them out."""
     from bioner.annotation.pipeline import STDIN, read_stdin
-    from bioner.data.formats import normalize_format, read_documents, write_documents, write_stream
+    from bioner.data.formats import read_documents, write_documents, write_stream
     from bioner.ensemble import vote_spans
     from bioner.errors import BionerError
     from bioner.postprocessing import apply_rule_sets, split_entry
@@ -61,8 +64,8 @@ def predict_command(
 
     if min_votes is not None and not 1 <= min_votes <= len(model):
         raise BionerError(f"--min-votes must be between 1 and {len(model)}, got {min_votes}")
-    to_format = normalize_format(to_format)
     to_stdout = is_stdout(output)
+    to_format = _output_format(to_format, None if to_stdout else output)
     if to_stdout:
         refuse_folder_on_stdout(to_format)
     taggers = [Tagger.load(name) for name in model]
@@ -104,6 +107,27 @@ def predict_command(
     spans = sum(len(d.spans) for d in predicted)
     where = "" if to_stdout else f" → {output}"
     console.print(f"tagged {count} documents, {spans} mentions{where}", markup=False)
+
+
+def _output_format(to: str | None, output: Path | None) -> str:
+    """`--to`, else the format `--output`'s suffix names (none: a BRAT folder), else JSONL.
+
+    JSON Lines written into `tagged.pubtator` because `--to` was left out is never what was
+    meant; a suffix that names no format asks for `--to` instead of guessing.
+    """
+    from bioner.data.formats import format_of_suffix, normalize_format
+    from bioner.errors import BionerError
+
+    if to is not None:
+        return normalize_format(to)
+    if output is None:
+        return "jsonl"
+    found = format_of_suffix(output)
+    if found is not None:
+        return found
+    if not output.suffix or output.is_dir():
+        return "brat"
+    raise BionerError(f"cannot tell the output format of {output}; name it with --to")
 
 
 def _rule_sets(asked: list[str], models: list[list[str]]) -> list[str]:

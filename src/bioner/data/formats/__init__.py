@@ -63,6 +63,13 @@ def _first_line(path: Path) -> str:
     return ""
 
 
+def format_of_suffix(path: PathLike) -> str | None:
+    """The corpus format a file name's suffix stands for (`.gz` ignored), or None."""
+    name = Path(path).name
+    name = name[:-3] if name.lower().endswith(".gz") else name
+    return _BY_SUFFIX.get(Path(name).suffix.lower())
+
+
 def is_pubtator_title(line: str) -> bool:
     """Whether `line` is a PubTator title line (`ID|t|Title`)."""
     return bool(_PUBTATOR_TITLE.match(line))
@@ -90,11 +97,10 @@ def guess_format(path: PathLike) -> str:
         raise BionerError(f"{path}: a folder is read as BRAT, but it holds no .ann files")
     if not source.exists():
         raise BionerError(f"{path}: no such file")
-    name = source.name[:-3] if source.name.lower().endswith(".gz") else source.name
-    suffix = Path(name).suffix.lower()
-    if suffix in _BY_SUFFIX:
-        return _BY_SUFFIX[suffix]
-    if suffix == ".txt" and source.with_suffix(".ann").is_file():
+    by_suffix = format_of_suffix(source)
+    if by_suffix is not None:
+        return by_suffix
+    if source.suffix.lower() == ".txt" and source.with_suffix(".ann").is_file():
         return "brat"
     line = _first_line(source)
     if _PUBTATOR_TITLE.match(line):
