@@ -446,6 +446,21 @@ def test_predict_writes_the_format_its_output_suffix_names(
     assert not (tmp_path / "d.txt").exists()
 
 
+def test_gold_relations_are_not_written_next_to_predictions(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """A PubTator CID line of the input was copied into every tagged output."""
+    source = tmp_path / "in.pubtator"
+    source.write_text(f"7|t|{EXAMPLE}\n7|a|\n7\tCID\tD001\tD002\n\n")
+    assert next(read_documents(source)).relations  # the input has one
+    for command in ("annotate", "predict"):
+        out = tmp_path / f"{command}.pubtator"
+        result = run(command, str(source), "-m", str(tiny_model), "-o", str(out))
+        assert result.exit_code == 0, result.output
+        assert "CID" not in out.read_text()
+        assert not any(d.relations for d in read_documents(out))
+
+
 def test_predict_output_dash_is_stdout_and_brat_there_is_an_error(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

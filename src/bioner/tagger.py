@@ -240,7 +240,8 @@ class Tagger:
         batch_tokens: int = 8000,
         types: Collection[str] | None = None,
     ) -> list[Document]:
-        """Copies of the documents whose spans are the model's predictions.
+        """Copies of the documents whose spans are the model's predictions (their relations,
+        which link the replaced annotations, are dropped: `Document.with_predictions`).
 
         The rule sets in `self.postprocess` run on each head's spans (an entry `HEAD:name` on
         that head's only), limited to that head's types. `types` then keeps only spans of
@@ -271,7 +272,7 @@ class Tagger:
         if wanted is not None:
             heads = [name for name in heads if wanted.intersection(self.labels([name]))]
             if not heads:
-                return [document.with_spans([]) for document in documents]
+                return [document.with_predictions([]) for document in documents]
         sentences = self.encode(documents)
         per_sentence: list[list[tuple[str, Span]]] = [[] for _ in sentences]
         owners: list[tuple[int, int]] = []
@@ -320,7 +321,9 @@ class Tagger:
             ]
             if len(heads) > 1:
                 spans = _resolve_overlaps_by_sentence(document, spans)
-            results_docs.append(document.with_spans(sorted(spans, key=lambda s: (s.start, s.end))))
+            results_docs.append(
+                document.with_predictions(sorted(spans, key=lambda s: (s.start, s.end)))
+            )
         return results_docs
 
     def _checked_documents(self, documents: Iterable[Document]) -> list[Document]:

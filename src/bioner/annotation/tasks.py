@@ -90,7 +90,9 @@ def read_reply(message: str) -> dict[str, Any]:
 def merge_result(document: Document, result: dict[str, Any]) -> Document:
     """The original document with the remote tagger's spans (and sentences, when sent)."""
     text = document.text
-    merged = document.with_spans(Span(s, e, label, score) for s, e, label, score in result["spans"])
+    merged = document.with_predictions(
+        Span(s, e, label, score) for s, e, label, score in result["spans"]
+    )
     if not document.sentences and "sentences" in result:
         merged.sentences = [
             Sentence([Token(text[s:e], s, e) for s, e in tokens]) for tokens in result["sentences"]

@@ -224,5 +224,16 @@ class Document:
             metadata=dict(self.metadata),
         )
 
+    def with_predictions(self, spans: Iterable[Span]) -> Document:
+        """A copy holding a model's spans in place of the document's own annotations.
+
+        Relations go with the annotations they link (BioC relation nodes, PubTator CID
+        lines): written next to predicted mentions they would claim links the model never
+        found, between mentions that may no longer be there.
+        """
+        predicted = self.with_spans(spans)
+        predicted.relations = []
+        return predicted
+
     def span_text(self, span: Span) -> str:
         return self.text[span.start : span.end]
