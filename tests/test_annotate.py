@@ -400,6 +400,7 @@ def test_predict_reads_stdin(tiny_model: Path, tmp_path: Path) -> None:
         piped = run("predict", "-", "-m", str(tiny_model), "-o", str(out), *extra, input=pubtator)
         assert piped.exit_code == 0, piped.output
         assert out.read_text() == expected
+    out.unlink()
     unknown = run("predict", "-", "-m", str(tiny_model), "-o", str(out), input="just words\n")
     assert isinstance(unknown.exception, BionerError)
     assert str(unknown.exception) == "<stdin>: cannot tell the format; name it with --from"
@@ -467,6 +468,22 @@ def test_gold_relations_are_not_written_next_to_predictions(
         assert result.exit_code == 0, result.output
         assert "CID" not in out.read_text()
         assert not any(d.relations for d in read_documents(out))
+
+
+def test_an_existing_output_file_is_kept_unless_overwrite(tiny_model: Path, tmp_path: Path) -> None:
+    """annotate and predict replaced an existing -o file without a word."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": EXAMPLE}) + "\n")
+    for command in ("annotate", "predict"):
+        out = tmp_path / f"{command}.jsonl"
+        out.write_text("earlier results\n")
+        refused = run(command, str(source), "-m", str(tiny_model), "-o", str(out))
+        assert isinstance(refused.exception, BionerError)
+        assert "exists already; pass --overwrite" in str(refused.exception)
+        assert out.read_text() == "earlier results\n"
+        replaced = run(command, str(source), "-m", str(tiny_model), "-o", str(out), "--overwrite")
+        assert replaced.exit_code == 0, replaced.output
+        assert [r["id"] for r in jsonl(out.read_text())] == ["a"]
 
 
 def test_predict_output_dash_is_stdout_and_brat_there_is_an_error(

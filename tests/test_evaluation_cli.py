@@ -81,7 +81,7 @@ def test_documents_option_regroups_sentences(
     reference = tmp_path / "docs.pubtator"
     reference.write_text("7|t|IL-2 gene expression\n7|a|NF-kappa B binds DNA\n\n", encoding="utf-8")
     out = tmp_path / "eval.json"
-    args = [files["gold"], files["pred"], "--json", out]
+    args = [files["gold"], files["pred"], "--json", out, "--overwrite"]
     assert invoke(runner, *args, "--documents", reference).exit_code == 0
     regrouped = json.loads(out.read_text(encoding="utf-8"))
     assert regrouped["documents"] == 1
@@ -94,7 +94,7 @@ def test_documents_option_regroups_sentences(
 
 def test_options_change_the_figures(runner: CliRunner, files: dict[str, Path], tmp_path: Path):
     out = tmp_path / "eval.json"
-    args = [files["gold"], files["pred"], "--json", out]
+    args = [files["gold"], files["pred"], "--json", out, "--overwrite"]
     assert invoke(runner, *args, "--mode", "left", "--map", "GGP=GENE").exit_code == 0
     assert json.loads(out.read_text())["micro"]["tp"] == 2
     assert invoke(runner, *args, "--mode", "overlap", "--untyped").exit_code == 0
@@ -164,11 +164,13 @@ def test_corpus_option_takes_pred_and_honours_lenient(runner: CliRunner, tmp_pat
     pred.write_text(PLAIN_PRED, encoding="utf-8")
     out = tmp_path / "eval.json"
     for lenient, expected in (([], (0, 1, 0)), (["--lenient"], (1, 0, 0))):
-        result = invoke(runner, "--corpus", corpus, pred, "--json", out, *lenient)
+        result = invoke(runner, "--corpus", corpus, pred, "--json", out, "--overwrite", *lenient)
         assert result.exit_code == 0, result.output
         micro = json.loads(out.read_text())["micro"]
         assert (micro["tp"], micro["fp"], micro["fn"]) == expected, lenient
-        positional = invoke(runner, corpus / "test.tsv", pred, "--json", out, *lenient)
+        positional = invoke(
+            runner, corpus / "test.tsv", pred, "--json", out, "--overwrite", *lenient
+        )
         assert positional.exit_code == 0, positional.output
         assert json.loads(out.read_text())["micro"] == micro
     both = invoke(runner, "--corpus", corpus, pred, pred)
@@ -229,8 +231,22 @@ def test_scheme_option_reads_iob1_and_bioes(runner: CliRunner, tmp_path: Path) -
         path.write_text(text, encoding="utf-8")
         # IOB2 tags read the same as IOB1, so the IOB2 file is the gold of both.
         gold = tmp_path / ("BIOES.tsv" if scheme == "BIOES" else "IOB2.tsv")
-        result = invoke(runner, gold, path, "--scheme", scheme, "--json", out)
+        result = invoke(runner, gold, path, "--scheme", scheme, "--json", out, "--overwrite")
         assert result.exit_code == 0, result.output
         assert json.loads(out.read_text())["micro"]["tp"] == 2, scheme
     bad = invoke(runner, out, out, "--scheme", "BILOU")
     assert isinstance(bad.exception, BionerError) and "--scheme" in str(bad.exception)
+
+
+def test_an_existing_json_file_is_kept_unless_overwrite(
+    runner: CliRunner, files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "eval.json"
+    out.write_text("earlier results\n")
+    refused = invoke(runner, files["gold"], files["pred"], "--json", out)
+    assert isinstance(refused.exception, BionerError)
+    assert "exists already; pass --overwrite" in str(refused.exception)
+    assert out.read_text() == "earlier results\n"
+    replaced = invoke(runner, files["gold"], files["pred"], "--json", out, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads(out.read_text())["mode"] == "exact"

@@ -17,7 +17,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bioner.cli.options import is_stdout, postprocess_option, refuse_folder_on_stdout
+from bioner.cli.options import (
+    check_new_output,
+    is_stdout,
+    overwrite_option,
+    postprocess_option,
+    refuse_folder_on_stdout,
+)
 from bioner.data.document import Document
 from bioner.errors import BionerError
 
@@ -121,6 +127,7 @@ def annotate_command(
         None, "--threads", help="Torch CPU threads in this process (workers always use 1)."
     ),
     postprocess: list[str] = postprocess_option(),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Annotate text with a trained model and write the entities with exact character offsets."""
     from bioner.annotation.output import choose_format, write_output
@@ -170,6 +177,7 @@ def annotate_command(
     sources_given = input_paths(inputs)
     if output is not None:
         refuse_inputs(output, sources_given)
+        check_new_output(output, overwrite=overwrite)
     _check_model(model)
 
     failures: list[Failure] = []

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bioner.cli.options import postprocess_option
+from bioner.cli.options import check_new_output, overwrite_option, postprocess_option
 from bioner.data.document import Document
 from bioner.data.labels import absent_types, parse_label_map
 from bioner.errors import BionerError
@@ -239,10 +239,13 @@ def evaluate_command(
         ),
     ] = None,
     postprocess: list[str] = postprocess_option(),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Score predicted entity spans against gold spans (P/R/F1 micro, macro, per type)."""
     if align not in ("auto", "id", "order"):
         raise BionerError(f"--align {align!r}: use auto, id or order")
+    if json_out is not None:
+        check_new_output(json_out, overwrite=overwrite, option="--json", folder=False)
     alignment: Alignment = align  # type: ignore[assignment]
     if scheme is not None:
         from bioner.data.tagging import TagScheme

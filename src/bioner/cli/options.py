@@ -35,3 +35,34 @@ def refuse_folder_on_stdout(fmt: str) -> None:
     """Refuse `--output -` for BRAT, a folder of files: one clear line, before any model loads."""
     if fmt == "brat":
         raise BionerError("--output -: BRAT output is a folder of files, it cannot go to stdout")
+
+
+def overwrite_option() -> Any:
+    """`--overwrite`: replace an existing output file; without it an existing file is refused."""
+    return typer.Option(
+        False, "--overwrite", help="Replace an existing output file (default: refuse to)."
+    )
+
+
+def check_new_output(
+    path: Path, *, overwrite: bool, option: str = "--output", folder: bool = True
+) -> None:
+    """Refuse, before any work, an output file that exists, unless `--overwrite` was given.
+
+    An existing file is someone's earlier results: replacing it without a word loses them
+    (the write is atomic, so a refused run leaves it as it was). A BRAT output is a folder:
+    one that already holds files is refused even with `--overwrite`, since new pairs would
+    sit among old ones that reading the folder then mixes in. With `folder=False` (an output
+    that is always a file) a folder is left to the writer, which says to give a file name.
+    """
+    if path.is_dir():
+        if folder and any(path.iterdir()):
+            raise BionerError(
+                f"{option} {path}: the folder is not empty; give a new or empty folder"
+            )
+        return
+    if path.exists() and not overwrite:
+        raise BionerError(
+            f"{option} {path}: exists already; pass --overwrite to replace it, "
+            f"or give another {option}"
+        )

@@ -15,7 +15,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from bioner.cli.options import is_stdout, postprocess_option, refuse_folder_on_stdout
+from bioner.cli.options import (
+    check_new_output,
+    is_stdout,
+    overwrite_option,
+    postprocess_option,
+    refuse_folder_on_stdout,
+)
+from bioner.data.atomic import refuse_inputs
 
 console = Console(stderr=True)
 
@@ -51,6 +58,7 @@ def predict_command(
         None, "--min-votes", help="With several models: votes a span needs (default: majority)."
     ),
     postprocess: list[str] = postprocess_option(),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Replace the input's annotations with the model's predictions and write them out."""
     from bioner.annotation.pipeline import STDIN, read_stdin
@@ -68,6 +76,9 @@ def predict_command(
     to_format = _output_format(to_format, None if to_stdout else output)
     if to_stdout:
         refuse_folder_on_stdout(to_format)
+    else:
+        refuse_inputs(output, [] if str(input_path) == STDIN else [input_path])  # precise message
+        check_new_output(output, overwrite=overwrite)
     taggers = [Tagger.load(name) for name in model]
     rules = _rule_sets(postprocess, [t.postprocess for t in taggers])
     for tagger in taggers:  # one model runs the rules itself, per head; voters leave them
