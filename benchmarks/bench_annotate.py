@@ -92,6 +92,7 @@ def timed_run(command: list[str], sample_every: float = 0.5) -> tuple[float, lis
 def annotate_command(source: Path, output: Path, workers: int, engine: str) -> list[str]:
     bioner = Path(sys.executable).with_name("bioner")
     command = [str(bioner), "annotate", str(source), "--lines", "--to", "jsonl", "-o", str(output)]
+    command.append("--overwrite")  # the start-up run wrote the same output first
     return [*command, "--workers", str(workers), "--engine", engine]
 
 
