@@ -120,7 +120,7 @@ def warn_if_no_shared_type(
     gold, predicted = types(gold_docs), types(pred_docs)
     if gold and predicted and not gold & predicted:
         log.warning(
-            "warning: no predicted type is a gold type (gold: %s; predicted: %s), so every "
+            "no predicted type is a gold type (gold: %s; predicted: %s), so every "
             "typed score is 0: map the names onto one with --map OLD=NEW, or use --untyped",
             ", ".join(sorted(gold)),
             ", ".join(sorted(predicted)),
