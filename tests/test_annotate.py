@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import logging
 import os
 import re
 import signal
@@ -484,6 +485,25 @@ def test_an_existing_output_file_is_kept_unless_overwrite(tiny_model: Path, tmp_
         replaced = run(command, str(source), "-m", str(tiny_model), "-o", str(out), "--overwrite")
         assert replaced.exit_code == 0, replaced.output
         assert [r["id"] for r in jsonl(out.read_text())] == ["a"]
+
+
+def test_an_empty_input_is_named_in_a_warning(
+    tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Empty files were annotated as 0 documents, exit 0, with no word of which was empty."""
+    for name in ("empty.pubtator", "empty.jsonl", "blank.txt"):
+        (tmp_path / name).write_text("" if name != "blank.txt" else "\n  \n")
+    (tmp_path / "full.txt").write_text(EXAMPLE)
+    with caplog.at_level(logging.WARNING):
+        result = run("annotate", "-m", str(tiny_model), str(tmp_path), "--to", "jsonl")
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in jsonl(result.stdout)] == [
+        str(tmp_path / "blank.txt"),
+        str(tmp_path / "full.txt"),
+    ]
+    for name in ("empty.pubtator", "empty.jsonl", "blank.txt"):
+        assert f"{tmp_path / name}: no text to annotate (the input is empty)" in caplog.text
+    assert "full.txt: no text" not in caplog.text
 
 
 def test_predict_output_dash_is_stdout_and_brat_there_is_an_error(

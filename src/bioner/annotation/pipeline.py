@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import logging
 import os
 import shutil
 import sys
@@ -35,6 +36,8 @@ from bioner.errors import BionerError, InputFormatError
 if TYPE_CHECKING:
     from bioner.tagger import Tagger
     from bioner.text import Tokenizer
+
+log = logging.getLogger(__name__)
 
 #: Input formats `bioner annotate` reads: plain text plus every corpus reader.
 INPUT_FORMATS: tuple[str, ...] = (
@@ -343,10 +346,17 @@ def iter_documents(
     """Documents of every source in order; a failing source is reported and skipped.
 
     Documents read before the failing line of a file are kept (they were already streamed on).
+    An input that holds no text at all (an empty file, only blank lines) is not an error, but
+    it is named in a warning: "annotated 0 documents" alone does not say which input was empty.
     """
     for source in sources:
         try:
-            yield from read_source(source, lines=lines)
+            has_text = False
+            for document in read_source(source, lines=lines):
+                has_text = has_text or bool(document.text.strip())
+                yield document
+            if not has_text:
+                log.warning("%s: no text to annotate (the input is empty)", source.label)
         except InputFormatError as error:
             on_error(Failure(error.path, error.line, error.problem))
         except BionerError as error:
