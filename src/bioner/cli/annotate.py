@@ -80,7 +80,8 @@ def annotate_command(
         None,
         "--from",
         help="Input format: text, pubtator, bioc-xml, bioc-json, jsonl, conll, brat "
-        "(default: from each file's suffix, else text).",
+        "(default: from each file's suffix, else text; a PubTator first line, and stdin, "
+        "by content).",
     ),
     lines: bool = typer.Option(False, "--lines", help="Plain text: one document per line."),
     extensions: list[str] = typer.Option(
