@@ -79,7 +79,7 @@ def test_unknown_key_in_nested_section() -> None:
         training: TrainingConfig
 
     text = _error_text({"training": {"lr": 0.1}}, model=Top)
-    assert "unknown key 'training.lr' (did you mean 'learning_rate'?)" in text
+    assert "unknown key 'training.lr' (did you mean 'training.learning_rate'?)" in text
     assert "training.x" in _error_text({"x": 1}, prefix="training")
 
 

@@ -7,6 +7,7 @@ loads a file. `--set section.key=value` overrides are parsed as TOML values.
 
 from __future__ import annotations
 
+import copy
 import json
 import tomllib
 from importlib import resources
@@ -17,7 +18,7 @@ from pydantic import Field, ValidationError
 
 from bioner.errors import BionerError
 from bioner.models.config import ModelConfig, StrictModel
-from bioner.training.config import TrainingConfig, format_validation_error
+from bioner.training.config import TrainingConfig, validation_issues
 
 
 class DataConfig(StrictModel):
@@ -74,10 +75,11 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
-def _apply_override(data: dict[str, Any], assignment: str) -> None:
+def _apply_override(data: dict[str, Any], assignment: str) -> tuple[str, ...]:
+    """Set one `section.key=value` in `data`; return the key's parts (to blame it later)."""
     key, sep, value = assignment.partition("=")
     if not sep or not key.strip():
-        raise BionerError(f"override {assignment!r}: expected section.key=value")
+        raise BionerError(f"--set {assignment!r}: expected section.key=value")
     try:
         parsed = tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:
@@ -87,8 +89,9 @@ def _apply_override(data: dict[str, Any], assignment: str) -> None:
     for part in parents:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise BionerError(f"override {assignment!r}: {part!r} is not a section")
+            raise BionerError(f"--set {assignment!r}: {part!r} is not a section")
     node[leaf] = parsed
+    return (*parents, leaf)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -134,11 +137,49 @@ def _read_config(
 
 
 def load_config(name_or_path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Load a preset by name or a TOML/JSON file, apply overrides, validate strictly."""
+    """Load a preset by name or a TOML/JSON file, apply overrides, validate strictly.
+
+    A bad value is blamed on where it came from: the preset or file, or the `--set` that
+    gave it (a typo on the command line is not the preset's fault).
+    """
     data, source = _read_config(name_or_path)
-    for assignment in overrides or []:
-        _apply_override(data, assignment)
+    from_file = copy.deepcopy(data)  # the overrides below edit nested sections in place
+    applied = [(_apply_override(data, assignment), assignment) for assignment in overrides or []]
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as error:
-        raise BionerError(format_validation_error(error, source, model=ExperimentConfig)) from None
+        by_origin: dict[str, list[str]] = {}
+        for loc, issue in validation_issues(error, model=ExperimentConfig):
+            origin = _origin(tuple(str(part) for part in loc), from_file, applied, source)
+            by_origin.setdefault(origin, []).append(issue)
+        parts = [f"{origin}: {'; '.join(issues)}" for origin, issues in by_origin.items()]
+        raise BionerError("; ".join(parts)) from None
+
+
+def _origin(
+    loc: tuple[str, ...],
+    from_file: dict[str, Any],
+    applied: list[tuple[tuple[str, ...], str]],
+    source: str,
+) -> str:
+    """Who set the value at `loc`: the last `--set` of it (or of a section holding it), else
+    the config file; for a section-wide problem that `--set`s inside it may have caused, the
+    file together with them (or the `--set`s alone when the file has no such section)."""
+    setting = [assignment for key, assignment in applied if loc[: len(key)] == key]
+    if setting:
+        return f"--set {setting[-1]}"
+    inside = [f"--set {assignment}" for key, assignment in applied if key[: len(loc)] == loc]
+    if not inside:
+        return source
+    if _has_path(from_file, loc):
+        return f"{source} with {', '.join(inside)}"
+    return ", ".join(inside)
+
+
+def _has_path(data: Any, loc: tuple[str, ...]) -> bool:
+    """Whether the nested mapping `data` holds the key path `loc`."""
+    for part in loc:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True

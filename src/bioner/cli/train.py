@@ -121,7 +121,7 @@ def train_command(
     heads = ", ".join(train_docs)
     console.print(  # names and paths escaped: a `[...]` in them is text, not rich markup
         f"training [bold]{escape(experiment.name)}[/] on "
-        f"{sum(len(d.sentences) for docs in train_docs.values() for d in docs)} sentences "
+        f"{_sentences_note(train_docs, experiment.training.max_train_sentences)} "
         f"({dev_note}, heads {escape(heads)}) → {escape(str(output))}"
     )
     trainer = Trainer(
@@ -173,6 +173,18 @@ def train_command(
             )
     with atomic_write(output / "summary.json") as handle:
         handle.write(json.dumps(summary, indent=2))
+
+
+def _sentences_note(train_docs: dict[str, list[Document]], limit: int | None) -> str:
+    """What the run trains on, e.g. "300 of 5424 sentences", as the Trainer will cut it.
+
+    The Trainer keeps the first `training.max_train_sentences` sentences of each head's
+    documents; the banner counted them all, so it disagreed with summary.json.
+    """
+    available = [sum(len(d.sentences) for d in docs) for docs in train_docs.values()]
+    used = sum(count if limit is None else min(count, limit) for count in available)
+    total = sum(available)
+    return f"{used} sentences" if used == total else f"{used} of {total} sentences"
 
 
 def _check_output(output: Path, resume: bool) -> None:

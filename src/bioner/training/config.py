@@ -333,6 +333,52 @@ def flat_settings(model: BaseModel, section: str) -> dict[str, Any]:
     return flat
 
 
+def validation_issues(
+    error: ValidationError,
+    *,
+    model: type[BaseModel] | None = None,
+    prefix: str = "",
+) -> list[tuple[tuple[int | str, ...], str]]:
+    """Each distinct problem in `error` as (location in the validated data, readable text).
+
+    The location lets a caller say where the offending value came from (a config file or a
+    `--set` on the command line, see `bioner.config.load_config`); the text names the full
+    key, and a "did you mean" hint names the full key too, so it can be typed as given.
+    `model` and `prefix` are as in `format_validation_error`.
+    """
+    root = model or TrainingConfig
+    head: tuple[str, ...] = (prefix,) if prefix else ()
+    issues: list[tuple[tuple[int | str, ...], str]] = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item.get("loc", ()))
+        kind = item.get("type", "")
+        length = _tuple_size_error(root, loc, kind)
+        if length is not None and kind == "missing":
+            loc = loc[:-1]  # name the tuple, not its first absent item ('betas', not 'betas.1')
+        path = ".".join(str(part) for part in head + loc)
+        if length is not None:
+            given = item.get("input")  # shown as the list that TOML and JSON spell
+            shown = _show_input(list(given) if isinstance(given, tuple) else given)
+            issue = f"'{path}': needs {length} values (got {shown})"
+        elif kind == "extra_forbidden":
+            hint = _suggest(str(loc[-1]), _fields_at(root, loc[:-1])) if loc else None
+            issue = f"unknown key '{path}'"
+            if hint:
+                full_hint = ".".join(str(part) for part in (*head, *loc[:-1], hint))
+                issue += f" (did you mean '{full_hint}'?)"
+        elif kind == "missing":
+            issue = f"missing key '{path}'"
+        else:
+            message = str(item.get("msg", "invalid value"))
+            message = message.removeprefix("Value error, ")
+            where = f"'{path}': " if path else ""
+            shown = f" (got {_show_input(item['input'])})" if "input" in item and loc else ""
+            issue = f"{where}{message}{shown}"
+        if all(issue != known for _, known in issues):  # a tuple's missing items repeat it
+            issues.append((loc, issue))
+    return issues
+
+
 def format_validation_error(
     error: ValidationError,
     source: str,
@@ -346,35 +392,8 @@ def format_validation_error(
     `TrainingConfig`); `prefix` is prepended to every key, e.g. "training" when the caller
     validated only the `training` section of a larger file.
     """
-    root = model or TrainingConfig
-    issues: list[str] = []
-    for item in error.errors(include_url=False):
-        loc = tuple(item.get("loc", ()))
-        kind = item.get("type", "")
-        length = _tuple_size_error(root, loc, kind)
-        if length is not None and kind == "missing":
-            loc = loc[:-1]  # name the tuple, not its first absent item ('betas', not 'betas.1')
-        path = ".".join(str(part) for part in ((prefix,) if prefix else ()) + loc)
-        if length is not None:
-            given = item.get("input")  # shown as the list that TOML and JSON spell
-            shown = _show_input(list(given) if isinstance(given, tuple) else given)
-            issue = f"'{path}': needs {length} values (got {shown})"
-        elif kind == "extra_forbidden":
-            hint = _suggest(str(loc[-1]), _fields_at(root, loc[:-1])) if loc else None
-            issue = f"unknown key '{path}'"
-            if hint:
-                issue += f" (did you mean '{hint}'?)"
-        elif kind == "missing":
-            issue = f"missing key '{path}'"
-        else:
-            message = str(item.get("msg", "invalid value"))
-            message = message.removeprefix("Value error, ")
-            where = f"'{path}': " if path else ""
-            shown = f" (got {_show_input(item['input'])})" if "input" in item and loc else ""
-            issue = f"{where}{message}{shown}"
-        if issue not in issues:  # each missing item of a tuple gives the same issue
-            issues.append(issue)
-    return f"{source}: " + "; ".join(issues)
+    issues = validation_issues(error, model=model, prefix=prefix)
+    return f"{source}: " + "; ".join(issue for _, issue in issues)
 
 
 def apply_limits(
