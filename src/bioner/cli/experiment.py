@@ -108,7 +108,7 @@ def finish(
     """Write results.json, table.md and violin.png for a finished run set; return the results."""
     from bioner.experiments.plots import violin_plot
     from bioner.experiments.results import build_results, read_results, write_results
-    from bioner.experiments.tables import MATCH_NAMES, run_set_table
+    from bioner.experiments.tables import MATCH_NAMES, f1_summary, run_set_table
 
     command = "bioner " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     base = read_results(baseline) if baseline is not None else None
@@ -125,11 +125,7 @@ def finish(
         methods[base.get("name", "baseline")] = [r["f1"] for r in base["runs"]]
     methods[name] = [r["f1"] for r in records]
     violin_plot({panel: methods}, output / "violin.png")
-    summary = results["summary"]
-    console.print(
-        f"{name}: F1 {100 * summary['mean']:.2f} ± {100 * (summary['sd'] or 0):.2f} "
-        f"(mean ± sample sd, ddof = 1) over {summary['n']} runs → {output / 'results.json'}"
-    )
+    console.print(f"{name}: F1 {f1_summary(results['summary'])} → {output / 'results.json'}")
     return results
 
 

@@ -44,6 +44,24 @@ def _pct(value: float | None) -> str:
     return "–" if value is None or math.isnan(value) else f"{100 * value:.2f}"
 
 
+def _sd(value: float | None, n: int) -> str:
+    """σ in percent, or "–" for fewer than 2 runs: a sample sd (ddof = 1) needs two values
+    (`stats.summarize` gives 0.0 for one run, which would read as "no variation")."""
+    return _pct(value) if n >= 2 else "–"
+
+
+def f1_summary(summary: dict) -> str:
+    """The console line's F1: "84.12 ± 0.33 (mean ± sample sd, ddof = 1) over 3 runs", or
+    "84.12 (one run: no spread)" — one run has no sample sd, and "± 0.00 over 1 runs"
+    claimed a spread of zero."""
+    if summary["n"] < 2:
+        return f"{_pct(summary['mean'])} (one run: no spread)"
+    return (
+        f"{_pct(summary['mean'])} ± {_pct(summary['sd'])} "
+        f"(mean ± sample sd, ddof = 1) over {summary['n']} runs"
+    )
+
+
 def _marked(row: ComparisonRow) -> tuple[str, str]:
     """(method mean with significance mark, p-value text)."""
     mean = summarize(row.method).mean
@@ -79,7 +97,7 @@ def in_corpus_table(rows: Sequence[ComparisonRow], baseline: str = "BL", method:
         base, ours = summarize(row.baseline), summarize(row.method)
         mean, p_text = _marked(row)
         cells = [entity, row.train] + ([row.partner or "–"] if with_partner else [])
-        cells += [_pct(base.mean), _pct(base.sd), mean, _pct(ours.sd), p_text]
+        cells += [_pct(base.mean), _sd(base.sd, base.n), mean, _sd(ours.sd, ours.n), p_text]
         cells.append(f"{base.n}/{ours.n}")
         body.append(cells)
     return _render(header, body)
@@ -180,9 +198,12 @@ def run_set_table(results: dict) -> str:
     ]
     lines.append(_render(header, body))
     s = results["summary"]
-    lines.append(
-        f"Mean F1 over {s['n']} runs: **{_pct(s['mean'])} ± {_pct(s['sd'])}** (σ, ddof = 1).\n"
-    )
+    if s["n"] < 2:
+        lines.append(f"F1 of the one run: **{_pct(s['mean'])}** (one run: no spread).\n")
+    else:
+        lines.append(
+            f"Mean F1 over {s['n']} runs: **{_pct(s['mean'])} ± {_pct(s['sd'])}** (σ, ddof = 1).\n"
+        )
     if "baseline" in results:
         b = results["baseline"]
         t = b["t_test"]
@@ -194,9 +215,11 @@ def run_set_table(results: dict) -> str:
                 f"two-tailed {t['test']} t-test t = {t['statistic']:.3f}, "
                 f"p = {p_value:.4f} {significance_mark(p_value)}"
             )
+        theirs = b["baseline"]
+        spread = f" ± {_pct(theirs['sd'])}" if theirs["n"] >= 2 else ""
         lines.append(
-            f"Baseline {b['name']}: {_pct(b['baseline']['mean'])} ± {_pct(b['baseline']['sd'])} "
-            f"(n = {b['baseline']['n']}); ΔF1 = {_pct(b['delta_f1'])}; {test_text}\n"
+            f"Baseline {b['name']}: {_pct(theirs['mean'])}{spread} (n = {theirs['n']}); "
+            f"ΔF1 = {_pct(b['delta_f1'])}; {test_text}\n"
         )
     lines.append(f"Reproduce: `{results['command']}`\n")
     return "\n".join(lines)
