@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import re
 import signal
 import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -111,6 +114,38 @@ def _check_reachable(address: str) -> None:
         raise BionerError(f"could not reach Ray at {address}: {reason}") from None
 
 
+def _ray_error(error: Exception, address: str | None) -> str:
+    """One line that names bioner's options, for an Exception from `ray.init`.
+
+    Ray's own advice is to set "the `--address` flag" (its CLI's), which `bioner annotate`
+    does not have; and its messages may run over several lines.
+    """
+    text = " ".join(str(error).split()) or type(error).__name__
+    if address and "Could not find any running Ray instance" in text:
+        return (
+            f"--ray-address {address}: no running Ray cluster found; start one with "
+            "`ray start --head`, or leave out --ray-address to use a local Ray"
+        )
+    text = re.sub(r"setting (?:the )?`--address` flag", "giving --ray-address", text)
+    where = f"--ray-address {address}" if address else "a local Ray"
+    return f"could not start or reach Ray ({where}): {text}"
+
+
+def _keep_token_auth_quietly(address: str | None) -> None:
+    """Say RAY_AUTH_MODE=token for the local Ray that `_start_ray` will start.
+
+    Ray turns token authentication on for a new local Ray anyway, and then warns on every
+    run that it did unless RAY_AUTH_MODE is set; setting it to Ray's own default keeps the
+    protection and drops the warning. Ray reads the variable once, when it is imported, so
+    it is set only before the first import of Ray in this process (later it would disagree
+    with what Ray has read, and the node fails to start), never over a user's own setting,
+    and not when a cluster is joined (`address` or RAY_ADDRESS), whose mode is its own.
+    """
+    if address or "RAY_ADDRESS" in os.environ or "ray" in sys.modules:
+        return
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
 def _start_ray(address: str | None, workers: int) -> None:
     import ray
 
@@ -132,7 +167,7 @@ def _start_ray(address: str | None, workers: int) -> None:
     try:
         ray.init(**options)
     except Exception as error:  # Ray's bare Exception when its node cannot start; not SIGTERM
-        raise BionerError(f"could not start or reach Ray ({address or 'local'}): {error}") from None
+        raise BionerError(_ray_error(error, address)) from None
     finally:
         if sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, sigterm)
@@ -161,6 +196,7 @@ def annotate_ray(
     """
     if workers < 1:
         raise BionerError(f"--workers must be at least 1, got {workers}")
+    _keep_token_auth_quietly(address)
     try:
         import ray
         import ray.data
