@@ -109,6 +109,8 @@ def test_space_values_are_checked_on_the_config_before_the_study_exists(
         run_study(settings)
     assert str(error.value).startswith(f"{settings.space}: params.")
     assert problem in str(error.value)
+    assert "--set" not in str(error.value)  # the value came from the space, not from --set
+    assert ": sampled " in str(error.value)
     assert not settings.storage.exists()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -136,15 +137,25 @@ def _read_config(
     return _deep_merge(base_data, data), source
 
 
-def load_config(name_or_path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(
+    name_or_path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    origins: Mapping[str, str] | None = None,
+) -> ExperimentConfig:
     """Load a preset by name or a TOML/JSON file, apply overrides, validate strictly.
 
     A bad value is blamed on where it came from: the preset or file, or the `--set` that
-    gave it (a typo on the command line is not the preset's fault).
+    gave it (a typo on the command line is not the preset's fault). `origins` names other
+    sources of some assignments (a search space's sampled values are not `--set`s).
     """
     data, source = _read_config(name_or_path)
     from_file = copy.deepcopy(data)  # the overrides below edit nested sections in place
-    applied = [(_apply_override(data, assignment), assignment) for assignment in overrides or []]
+    origins = origins or {}
+    applied = [
+        (_apply_override(data, assignment), origins.get(assignment, f"--set {assignment}"))
+        for assignment in overrides or []
+    ]
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as error:
@@ -164,11 +175,12 @@ def _origin(
 ) -> str:
     """Who set the value at `loc`: the last `--set` of it (or of a section holding it), else
     the config file; for a section-wide problem that `--set`s inside it may have caused, the
-    file together with them (or the `--set`s alone when the file has no such section)."""
-    setting = [assignment for key, assignment in applied if loc[: len(key)] == key]
+    file together with them (or the `--set`s alone when the file has no such section).
+    `applied` pairs each assignment's key path with how to name it."""
+    setting = [origin for key, origin in applied if loc[: len(key)] == key]
     if setting:
-        return f"--set {setting[-1]}"
-    inside = [f"--set {assignment}" for key, assignment in applied if key[: len(loc)] == loc]
+        return setting[-1]
+    inside = [origin for key, origin in applied if key[: len(loc)] == loc]
     if not inside:
         return source
     if _has_path(from_file, loc):

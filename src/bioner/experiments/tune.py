@@ -199,7 +199,12 @@ class TuneSettings:
 
 
 def _experiment(settings: TuneSettings, values: dict[str, Any]) -> ExperimentConfig:
-    experiment = load_config(settings.config, [*settings.overrides, *as_overrides(values)])
+    sampled = as_overrides(values)
+    experiment = load_config(
+        settings.config,
+        [*settings.overrides, *sampled],
+        origins={assignment: f"sampled {assignment}" for assignment in sampled},
+    )
     experiment.data.corpus = settings.corpus
     apply_limits(
         experiment.training,
