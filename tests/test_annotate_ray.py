@@ -1,4 +1,4 @@
-"""`bioner annotate --engine ray`: the same pipeline through Ray Data on a local Ray.
+"""`bioner annotate --engine ray`: the same pipeline as Ray tasks on a local Ray.
 
 Checks that can fail: Ray's output equals the local engine's byte for byte and in input order
 (also across several windows of batches), the model reaches Ray's workers through the object
@@ -108,3 +108,38 @@ def test_ray_workers_apply_the_chosen_rule_sets(tiny_model: Path, tmp_path: Path
 
     assert ("Asp506Gly", "DNAMutation") in labels(None)
     assert ("Asp506Gly", "ProteinMutation") in labels(["variants"])
+
+
+def test_reading_stays_within_the_window_of_the_writing(tiny_model: Path) -> None:
+    """Memory is bounded: no more than `window` batches are read ahead of what is written."""
+    pulled = 0
+
+    def documents() -> Iterator[Document]:
+        nonlocal pulled
+        for index, text in enumerate(LINES):
+            pulled += 1
+            yield Document(id=f"d{index}", text=text)
+
+    ahead = []
+    stream = annotate_ray(str(tiny_model), documents(), workers=2, batch_size=1, window=3)
+    for written, _document in enumerate(stream, 1):
+        ahead.append(pulled - written)
+    assert written == len(LINES)
+    # One batch is one document here; the batcher reads one document past a full batch.
+    assert max(ahead) <= 3 + 1
+    assert max(ahead) >= 2  # and it does read ahead: two workers are kept busy
+
+
+def test_a_failing_task_is_one_clear_error(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that fails on the cluster ends the run with one line, not Ray's traceback."""
+    import bioner.annotation.ray_engine as engine
+
+    fingerprint, files = model_payload(str(tiny_model))
+    broken = {**files, "weights.safetensors": b"not a safetensors file"}
+    monkeypatch.setattr(engine, "model_payload", lambda model: (fingerprint + "x", broken))
+    documents = iter([Document(id="d", text=LINES[0])])
+    with pytest.raises(BionerError, match=r"^Ray task for batch 0 failed: \w+") as error:
+        list(annotate_ray(str(tiny_model), documents, workers=1))
+    assert "\n" not in str(error.value)

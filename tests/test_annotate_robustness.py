@@ -81,7 +81,7 @@ def test_starting_ray_keeps_the_commands_sigterm_handler(no_ray_running: None) -
 def test_sigterm_while_ray_starts_is_terminated_not_a_ray_error(tiny_model: Path) -> None:
     """`_start_ray` turns any Exception from ray.init into "could not start or reach Ray";
     SIGTERM's TerminatedError was one, so the command said that and exited 2, not 143.
-    (Ray Data's own `except Exception` likewise logged it, and went on annotating.)"""
+    (a cluster library's own `except Exception` likewise logged it, and went on annotating.)"""
     script = f"""
 import os, signal, sys, time
 import ray

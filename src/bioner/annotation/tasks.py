@@ -2,7 +2,7 @@
 
 One job: turn a batch of documents into a plain JSON string, tag such a string with a loaded
 `Tagger`, and merge the JSON reply back into the original documents. Both engines — worker
-processes (`parallel`) and Ray Data tasks (`ray_engine`) — speak it, so only plain strings cross a
+processes (`parallel`) and Ray tasks (`ray_engine`) — speak it, so only plain strings cross a
 process or machine boundary and both engines give identical output.
 
 A task is ``{"seq", "tokens", "types", "docs": [[text, passage_ends, sentences | null], ...]}``

@@ -108,7 +108,7 @@ def annotate_command(
     engine: str = typer.Option(
         "local",
         "--engine",
-        help="local (this machine; --workers processes) or ray (Ray Data; --workers tasks).",
+        help="local (this machine; --workers processes) or ray (Ray; --workers tasks at once).",
     ),
     ray_address: str | None = typer.Option(
         None,

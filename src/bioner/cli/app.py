@@ -60,8 +60,8 @@ class TerminatedError(BaseException):
     """SIGTERM, raised where the program is so that cleanup code runs on the way out.
 
     A BaseException, like KeyboardInterrupt: the signal lands wherever the main thread is,
-    often inside a library's `except Exception` (Ray Data logged it as an internal error and
-    went on annotating; Ray startup turned it into "could not start Ray"), which must not
+    often inside a library's `except Exception` (a cluster library logged it as an internal error
+    and went on annotating; Ray startup turned it into "could not start Ray"), which must not
     swallow it. `finally` blocks and `except BaseException: ...; raise` still clean up.
     """
 
