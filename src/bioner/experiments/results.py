@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,16 @@ def measured(record: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def differing_settings(expected: Mapping[str, Any], recorded: Mapping[str, Any]) -> list[str]:
+    """`key <recorded> (now <expected>)` for each key both name with different values; a key
+    the record lacks (an older file) is not compared."""
+    return [
+        f"{key} {recorded[key]!r} (now {value!r})"
+        for key, value in expected.items()
+        if key in recorded and recorded[key] != value
+    ]
+
+
 def check_baseline(baseline: dict[str, Any], path: str | Path, expected: dict[str, Any]) -> None:
     """Refuse a baseline whose runs measured something else than `expected` (`measured`).
 
@@ -82,12 +92,7 @@ def check_baseline(baseline: dict[str, Any], path: str | Path, expected: dict[st
     runs = [r for r in baseline["runs"] if isinstance(r, dict)]
     if not runs:
         return
-    theirs = measured(runs[0])
-    differ = [
-        f"{key} {theirs[key]!r} (now {value!r})"
-        for key, value in expected.items()
-        if key in theirs and theirs[key] != value
-    ]
+    differ = differing_settings(expected, measured(runs[0]))
     if differ:
         raise BionerError(
             f"{path}: the --baseline runs measured something else: {'; '.join(differ)}. "

@@ -26,6 +26,7 @@ from bioner.data.corpus import load_corpus
 from bioner.data.document import Document
 from bioner.data.labels import absent_types
 from bioner.errors import BionerError
+from bioner.experiments.results import differing_settings
 from bioner.text import make_tokenizer
 from bioner.training.config import apply_limits
 from bioner.training.data import ensure_tokenized, hold_out, relabel
@@ -299,11 +300,7 @@ def check_reusable(
     """
     expected = {"seed": job.seed, **job.info, "settings": settings.describe()}
     recorded = {**_BEFORE_THE_KEY, **record}
-    differ = [
-        f"{key} {recorded[key]!r} (now {value!r})"
-        for key, value in expected.items()
-        if key in recorded and recorded[key] != value
-    ]
+    differ = differing_settings(expected, recorded)
     if differ:
         raise BionerError(
             f"{path}: this finished run was made with other settings: {'; '.join(differ)}. "
