@@ -25,17 +25,11 @@ from bioner.data.formats import write_documents
 from bioner.errors import BionerError
 from bioner.experiments.results import build_results
 from bioner.experiments.tables import ComparisonRow, in_corpus_table, run_set_table
+from test_cli_train import SMALL
 from test_tagger import tiny_corpus
 
 cli_app = importlib.import_module("bioner.cli.app")
 
-SMALL = [
-    "--set", "model.embedder.word.dim=8",
-    "--set", "model.embedder.char.hidden=4",
-    "--set", "model.encoder.hidden=8",
-    "--set", "model.encoder.layers=1",
-    "--set", "training.epochs=1",
-]  # fmt: skip
 
 TYPO = "--set training.epoch=1: unknown key 'training.epoch' (did you mean 'training.epochs'?)"
 
