@@ -10,12 +10,13 @@ so the result reads back with `bioner.data.formats.read_documents`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from bioner.data.atomic import PathLike
 from bioner.data.document import Document
+from bioner.data.formats import suffix_of
 from bioner.errors import BionerError
 
 #: Output formats of `bioner annotate`.
@@ -56,12 +57,17 @@ def choose_format(to: str | None, output: PathLike | None, stdout_is_tty: bool) 
         return normalize_output_format(to)
     if output is None:
         return "terminal" if stdout_is_tty else "jsonl"
-    path = Path(output)
-    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-    suffix = Path(name).suffix.lower()
-    if suffix in _BY_SUFFIX:
-        return _BY_SUFFIX[suffix]
-    if not suffix or path.is_dir():
+    return format_of_output_name(output, _BY_SUFFIX)
+
+
+def format_of_output_name(output: PathLike, by_suffix: Mapping[str, str]) -> str:
+    """The format `output`'s name asks for: its suffix in `by_suffix` (`.gz` ignored), a BRAT
+    folder when it has no suffix or is a folder; anything else asks for `--to` rather than
+    writing one format under another's name."""
+    suffix = suffix_of(output)
+    if suffix in by_suffix:
+        return by_suffix[suffix]
+    if not suffix or Path(output).is_dir():
         return "brat"
     raise BionerError(f"cannot tell the output format of {output}; name it with --to")
 
@@ -161,6 +167,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "choose_format",
     "document_view",
+    "format_of_output_name",
     "normalize_output_format",
     "span_view",
     "write_json",

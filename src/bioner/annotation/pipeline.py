@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from bioner.data.document import Document
-from bioner.data.formats import starts_like_pubtator
+from bioner.data.formats import is_pubtator_title, starts_like_pubtator, suffix_of
 from bioner.data.formats.textio import READ_ERRORS, read_failure
 from bioner.data.inputs import check_items, describe_non_text, input_document
 from bioner.errors import BionerError, InputFormatError
@@ -124,8 +124,7 @@ def format_of_path(path: Path) -> str:
     a single plain-text document (title lines, tab-separated gold rows and all) is never
     what was meant. `--from text` still reads it as text.
     """
-    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-    found = _SUFFIX_FORMATS.get(Path(name).suffix.lower(), "text")
+    found = _SUFFIX_FORMATS.get(suffix_of(path), "text")
     if found == "text" and starts_like_pubtator(path):
         return "pubtator"
     return found
@@ -137,8 +136,7 @@ def _looks_like_path(argument: str) -> bool:
         return False
     if "/" in argument or os.sep in argument:
         return True
-    name = argument[:-3] if argument.lower().endswith(".gz") else argument
-    return Path(name).suffix.lower() in _SUFFIX_FORMATS
+    return suffix_of(argument) in _SUFFIX_FORMATS
 
 
 def _matches(path: Path, extensions: Sequence[str]) -> bool:
@@ -272,8 +270,6 @@ def _stdin_format() -> str:
     (`{"`, the bioner schema) are unmistakable; anything else is plain text, the default.
     Looser signs (a tab: CoNLL?) are left to `--from`, since plain text may have them too.
     """
-    from bioner.data.formats import is_pubtator_title
-
     head = _stdin_bytes().peek(8192)[:8192].decode("utf-8", errors="replace")
     head = head.lstrip("\ufeff \t\r\n")
     if is_pubtator_title(head.split("\n", 1)[0]):

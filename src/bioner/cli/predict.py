@@ -126,19 +126,14 @@ def _output_format(to: str | None, output: Path | None) -> str:
     JSON Lines written into `tagged.pubtator` because `--to` was left out is never what was
     meant; a suffix that names no format asks for `--to` instead of guessing.
     """
-    from bioner.data.formats import format_of_suffix, normalize_format
-    from bioner.errors import BionerError
+    from bioner.annotation.output import format_of_output_name
+    from bioner.data.formats import SUFFIX_FORMATS, normalize_format
 
     if to is not None:
         return normalize_format(to)
     if output is None:
         return "jsonl"
-    found = format_of_suffix(output)
-    if found is not None:
-        return found
-    if not output.suffix or output.is_dir():
-        return "brat"
-    raise BionerError(f"cannot tell the output format of {output}; name it with --to")
+    return format_of_output_name(output, SUFFIX_FORMATS)
 
 
 def _rule_sets(asked: list[str], models: list[list[str]]) -> list[str]:

@@ -23,7 +23,8 @@ from bioner.errors import BionerError
 
 FORMATS: tuple[str, ...] = ("conll", "pubtator", "bioc-xml", "bioc-json", "brat", "jsonl")
 
-_BY_SUFFIX = {
+#: The corpus format each file suffix stands for (see `suffix_of`).
+SUFFIX_FORMATS = {
     ".tsv": "conll",
     ".conll": "conll",
     ".iob": "conll",
@@ -63,11 +64,12 @@ def _first_line(path: Path) -> str:
     return ""
 
 
-def format_of_suffix(path: PathLike) -> str | None:
-    """The corpus format a file name's suffix stands for (`.gz` ignored), or None."""
+def suffix_of(path: PathLike) -> str:
+    """A file name's suffix, lower-cased, with a final `.gz` ignored (`x.PubTator.gz` →
+    `.pubtator`): compressed inputs are read and named as their content."""
     name = Path(path).name
     name = name[:-3] if name.lower().endswith(".gz") else name
-    return _BY_SUFFIX.get(Path(name).suffix.lower())
+    return Path(name).suffix.lower()
 
 
 def is_pubtator_title(line: str) -> bool:
@@ -97,13 +99,13 @@ def guess_format(path: PathLike) -> str:
         raise BionerError(f"{path}: a folder is read as BRAT, but it holds no .ann files")
     if not source.exists():
         raise BionerError(f"{path}: no such file")
-    by_suffix = format_of_suffix(source)
-    if by_suffix is not None:
-        return by_suffix
-    if source.suffix.lower() == ".txt" and source.with_suffix(".ann").is_file():
+    suffix = suffix_of(source)
+    if suffix in SUFFIX_FORMATS:
+        return SUFFIX_FORMATS[suffix]
+    if suffix == ".txt" and source.with_suffix(".ann").is_file():
         return "brat"
     line = _first_line(source)
-    if _PUBTATOR_TITLE.match(line):
+    if is_pubtator_title(line):
         return "pubtator"
     if line.startswith("<"):
         return "bioc-xml"
