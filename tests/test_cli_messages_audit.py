@@ -21,12 +21,11 @@ import pytest
 from typer.testing import CliRunner
 
 from bioner.config import load_config
-from bioner.data.formats import write_documents
 from bioner.errors import BionerError
 from bioner.experiments.results import build_results
 from bioner.experiments.tables import ComparisonRow, in_corpus_table, run_set_table
 from test_cli_train import SMALL
-from test_tagger import tiny_corpus
+from test_tagger import tiny_corpus, tiny_corpus_folder
 
 cli_app = importlib.import_module("bioner.cli.app")
 
@@ -46,10 +45,7 @@ def one_line(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("corpus")
-    for split, seed in (("train", 1), ("devel", 2), ("test", 3)):
-        write_documents(tiny_corpus(10, seed), folder / f"{split}.tsv", "conll")
-    return folder
+    return tiny_corpus_folder(tmp_path_factory.mktemp("corpus"))
 
 
 # ---------------------------------------------------------------- 1. train banner

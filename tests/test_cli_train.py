@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bioner.data.formats import read_documents, write_documents
-from test_tagger import tiny_corpus
+from bioner.data.formats import read_documents
+from test_tagger import tiny_corpus_folder
 
 cli_app = importlib.import_module("bioner.cli.app")
 
@@ -26,10 +26,7 @@ SMALL = [
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("corpus")
-    for split, seed in (("train", 1), ("devel", 2), ("test", 3)):
-        write_documents(tiny_corpus(10, seed), folder / f"{split}.tsv", "conll")
-    return folder
+    return tiny_corpus_folder(tmp_path_factory.mktemp("corpus"))
 
 
 def invoke(*args: str | Path):

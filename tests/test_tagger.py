@@ -19,6 +19,7 @@ import torch
 
 from bioner.config import ExperimentConfig, load_config, preset_names
 from bioner.data.document import Document
+from bioner.data.formats import write_documents
 from bioner.errors import BionerError
 from bioner.evaluation import evaluate_documents
 from bioner.tagger import Tagger
@@ -46,6 +47,13 @@ def tiny_corpus(count: int, seed: int) -> list[Document]:
             tags.extend([f"B-{kind}"] + [f"I-{kind}"] * (len(mention) - 1))
         documents.append(Document.from_tokens(f"d{index}", [words], [tags]))
     return documents
+
+
+def tiny_corpus_folder(folder: Path, count: int = 10) -> Path:
+    """A corpus folder of `tiny_corpus` splits (train, devel, test; seeds 1-3) as CoNLL."""
+    for split, seed in (("train", 1), ("devel", 2), ("test", 3)):
+        write_documents(tiny_corpus(count, seed), folder / f"{split}.tsv", "conll")
+    return folder
 
 
 def small_config(**training: object) -> ExperimentConfig:
